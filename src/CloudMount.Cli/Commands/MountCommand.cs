@@ -1,0 +1,178 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using CloudMount.Core;
+using CloudMount.Core.Reading;
+using CloudMount.Core.Storage;
+using CloudMount.Core.Vfs;
+using CloudMount.Linux;
+using Microsoft.Extensions.Logging;
+
+namespace CloudMount.Cli.Commands;
+
+/// <summary>
+/// <c>cloudmount mount URL MOUNTPOINT</c>: mounts in the foreground until Ctrl-C, SIGTERM or
+/// <c>fusermount3 -u</c>, then unmounts and logs one line of request counts.
+/// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+internal static class MountCommand
+{
+    public static Command Create()
+    {
+        var url = new Argument<string>("url") { Description = "What to mount: s3://bucket[/prefix], file:///dir, mem://name" };
+        var mountPoint = new Argument<string>("mountpoint") { Description = "An existing, empty directory" };
+        var options = new MountOptions();
+        var command = new Command("mount", "Mount a bucket (or a prefix of it) on a directory, in the foreground") { url, mountPoint };
+        options.AddTo(command);
+        command.SetAction((parse, ct) => RunAsync(parse.GetValue(url)!, parse.GetValue(mountPoint)!, options, parse, null, ct));
+        return command;
+    }
+
+    /// <summary>The options of mount (also used by demo).</summary>
+    internal sealed class MountOptions
+    {
+        public CommonOptions Common { get; } = new();
+        public Option<bool> ReadOnly { get; } = new("--read-only", "--ro") { Description = "Refuse every change (EROFS)" };
+        public Option<uint?> Uid { get; } = new("--uid") { Description = "Owner of every file (default: you)" };
+        public Option<uint?> Gid { get; } = new("--gid") { Description = "Group of every file (default: your group)" };
+        public Option<string> FileMode { get; } = new("--file-mode") { Description = "Permission bits of files, octal", DefaultValueFactory = _ => "0644" };
+        public Option<string> DirMode { get; } = new("--dir-mode") { Description = "Permission bits of directories, octal", DefaultValueFactory = _ => "0755" };
+        public Option<bool> AllowOther { get; } = new("--allow-other") { Description = "Let other users use the mount (non-root needs user_allow_other in /etc/fuse.conf)" };
+        public Option<double> MetadataTtl { get; } = new("--metadata-ttl") { Description = "Seconds attributes, entries and listings are trusted", DefaultValueFactory = _ => 1.0 };
+        public Option<double> NegativeTtl { get; } = new("--negative-ttl") { Description = "Seconds a missing name is trusted", DefaultValueFactory = _ => 1.0 };
+        public Option<string?> CacheDir { get; } = new("--cache-dir") { Description = "Folder for staging files of writes (default: $XDG_CACHE_HOME/cloudmount or ~/.cache/cloudmount)" };
+        public Option<string> ReadAhead { get; } = new("--read-ahead") { Description = "Largest read-ahead window per open file", DefaultValueFactory = _ => "64MiB" };
+        public Option<string> PartSize { get; } = new("--read-part-size") { Description = "Size of one range request of read-ahead", DefaultValueFactory = _ => "8MiB" };
+
+        public void AddTo(Command c)
+        {
+            Common.AddTo(c);
+            foreach (Option o in new Option[] { ReadOnly, Uid, Gid, FileMode, DirMode, AllowOther, MetadataTtl, NegativeTtl, CacheDir, ReadAhead, PartSize })
+            {
+                c.Options.Add(o);
+            }
+        }
+    }
+
+    private static uint ParseMode(string text, string option)
+    {
+        try
+        {
+            uint mode = Convert.ToUInt32(text, 8);
+            return mode <= 0xFFF ? mode : throw new FormatException();
+        }
+        catch (Exception e) when (e is FormatException or OverflowException or ArgumentException)
+        {
+            throw new UsageException($"{option} '{text}' is not an octal mode such as 0644");
+        }
+    }
+
+    private static long ParseSize(string text, string option)
+    {
+        try
+        {
+            long v = Bytes.Parse(text);
+            return v > 0 ? v : throw new FormatException();
+        }
+        catch (Exception e) when (e is FormatException or OverflowException)
+        {
+            throw new UsageException($"{option} '{text}' is not a size such as 8MiB");
+        }
+    }
+
+    /// <summary>Default cache folder: $XDG_CACHE_HOME/cloudmount or ~/.cache/cloudmount.</summary>
+    internal static string DefaultCacheDir()
+    {
+        string? xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
+        string home = Environment.GetEnvironmentVariable("HOME") ?? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        return Path.Combine(string.IsNullOrEmpty(xdg) ? Path.Combine(home, ".cache") : xdg, "cloudmount");
+    }
+
+    /// <summary>Mounts and waits. <paramref name="banner"/> is printed once the mount is ready (used by demo).</summary>
+    internal static async Task<int> RunAsync(string url, string mountPoint, MountOptions o, ParseResult parse, Func<string, string>? banner, CancellationToken ct)
+    {
+        using var logs = ConsoleOutput.CreateLogs(parse.GetValue(o.Common.Verbose));
+        var log = logs.CreateLogger("cloudmount");
+        try
+        {
+            // Cheap local checks first, so a wrong mount point costs no request.
+            string mp = MountPreflight.Check(mountPoint);
+            var connect = o.Common.ToConnectOptions(parse, logs);
+            uint fileMode = ParseMode(parse.GetValue(o.FileMode)!, "--file-mode");
+            uint dirMode = ParseMode(parse.GetValue(o.DirMode)!, "--dir-mode");
+            long readAhead = ParseSize(parse.GetValue(o.ReadAhead)!, "--read-ahead");
+            long partSize = ParseSize(parse.GetValue(o.PartSize)!, "--read-part-size");
+            double ttl = parse.GetValue(o.MetadataTtl), negTtl = parse.GetValue(o.NegativeTtl);
+            if (ttl < 0 || negTtl < 0) throw new UsageException("TTLs must be zero or more seconds");
+
+            await using var opened = await StoreFactory.OpenAsync(url, connect, ct).ConfigureAwait(false);
+            await StoreProbe.CheckAsync(opened, TimeSpan.FromSeconds(20), ct).ConfigureAwait(false);
+
+            string cacheDir = parse.GetValue(o.CacheDir) ?? DefaultCacheDir();
+            string staging = Path.Combine(cacheDir, "staging", $"{Environment.ProcessId}-{Guid.NewGuid():n}"[..24]);
+            var vfsOptions = new VfsOptions
+            {
+                RootPrefix = opened.Url.Scheme == "file" ? (opened.Path.Length == 0 ? "" : opened.Path.TrimEnd('/') + "/") : opened.Url.PathAsPrefix,
+                ReadOnly = parse.GetValue(o.ReadOnly),
+                Uid = parse.GetValue(o.Uid) ?? LinuxUser.Uid,
+                Gid = parse.GetValue(o.Gid) ?? LinuxUser.Gid,
+                FileMode = fileMode,
+                DirectoryMode = dirMode,
+                MetadataTtl = TimeSpan.FromSeconds(ttl),
+                NegativeTtl = TimeSpan.FromSeconds(negTtl),
+                StagingDirectory = staging,
+                ReadAhead = new ReadAheadOptions { MaxWindowBytes = readAhead, PartBytes = Math.Min(partSize, readAhead) },
+            };
+            await using var fs = new CloudFileSystem(opened.Store, vfsOptions, logs.CreateLogger("vfs"));
+            await using var mount = await FuseMount.MountAsync(fs, new FuseMountOptions
+            {
+                MountPoint = mp,
+                FsName = opened.Url.ToString().TrimEnd('/'),
+                AllowOther = parse.GetValue(o.AllowOther),
+                ReadOnly = vfsOptions.ReadOnly,
+            }, logs.CreateLogger("fuse")).ConfigureAwait(false);
+
+            log.LogInformation("mounted {Url} on {MountPoint} (credentials: {Credentials}); Ctrl-C or `fusermount3 -u {MountPoint}` to unmount",
+                opened.Url.ToString().TrimEnd('/'), mp, opened.CredentialSource, mp);
+            if (banner is not null)
+            {
+                Console.Out.WriteLine(banner(mp));
+                Console.Out.Flush();
+            }
+
+            int signals = 0;
+            void OnSignal(PosixSignalContext context)
+            {
+                context.Cancel = true;
+                int n = Interlocked.Increment(ref signals);
+                if (n == 1)
+                {
+                    log.LogInformation("unmounting {MountPoint}", mp);
+                    if (!mount.Unmount(lazy: false))
+                    {
+                        log.LogWarning("{MountPoint} is busy: files are open; detaching it and finishing when they are closed (Ctrl-C again to abort)", mp);
+                        mount.Unmount(lazy: true);
+                    }
+                }
+                else
+                {
+                    log.LogWarning("aborting the FUSE connection of {MountPoint}", mp);
+                    mount.Abort();
+                }
+            }
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+            using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, OnSignal);
+            await mount.Completion.ConfigureAwait(false);
+            await mount.DisposeAsync().ConfigureAwait(false);
+            await fs.DisposeAsync().ConfigureAwait(false);
+            log.LogInformation("unmounted {MountPoint}; {Stats}", mp, opened.Stats);
+            return 0;
+        }
+        catch (Exception e) when (ConsoleOutput.IsExpected(e))
+        {
+            logs.Dispose();
+            return ConsoleOutput.ReportError(e);
+        }
+    }
+}

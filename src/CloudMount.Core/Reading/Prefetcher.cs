@@ -1,0 +1,331 @@
+using System.Buffers;
+using CloudMount.Core.Storage;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace CloudMount.Core.Reading;
+
+/// <summary>
+/// Serves reads of one open file from range requests that run ahead of the reader.
+/// </summary>
+/// <remarks>
+/// <para>Algorithm (after mountpoint-s3's prefetcher): the file is covered by a list of contiguous
+/// <em>parts</em>, each one range GET streaming into a pooled buffer. A read inside the covered range, or a
+/// short forward jump past it, is sequential: the window (bytes kept ahead of the reader) doubles, from
+/// <see cref="ReadAheadOptions.InitialWindowBytes"/> up to <see cref="ReadAheadOptions.MaxWindowBytes"/>, and new
+/// parts of up to <see cref="ReadAheadOptions.PartBytes"/> are started once at least one part's worth (or the
+/// whole window, while it is smaller) is missing, so requests stay large. Any other read is random: every part
+/// is dropped and the window starts again at its initial size from the read's offset. Readers wait only for
+/// the bytes they need, not for whole parts, so the first byte arrives after one round trip.</para>
+/// <para>Every request names the ETag seen at open (If-Match), and an answer with another ETag is refused, so
+/// bytes of two versions are never mixed: the read fails with <see cref="PreconditionFailedException"/>.</para>
+/// <para>Thread safety: reads may arrive concurrently and out of order (the kernel's async read-ahead);
+/// <c>_lock</c> protects the part list and window; each part guards its own fill state.</para>
+/// </remarks>
+public sealed class Prefetcher : IAsyncDisposable
+{
+    private readonly IObjectStore _store;
+    private readonly Func<string> _key;
+    private readonly string? _etag;
+    private readonly long _size;
+    private readonly ReadAheadOptions _options;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _parallel;
+    private readonly CancellationTokenSource _disposed = new();
+    private readonly Lock _lock = new();
+    private readonly List<Part> _parts = [];    // protected by _lock; contiguous and ascending
+    private long _window;                         // protected by _lock
+    private long _requests;
+
+    /// <summary>Creates a prefetcher for one open file.</summary>
+    /// <param name="store">Where the bytes come from.</param>
+    /// <param name="key">Gives the object's current key (it may change through a rename while the file is open).</param>
+    /// <param name="etag">The ETag seen at open, pinned for every request; <c>null</c> when the store gives none.</param>
+    /// <param name="size">The object's size in bytes at open; reads past it return 0 bytes.</param>
+    /// <param name="options">Window and part sizes.</param>
+    /// <param name="logger">For request failures.</param>
+    public Prefetcher(IObjectStore store, Func<string> key, string? etag, long size, ReadAheadOptions options, ILogger? logger = null)
+    {
+        _store = store;
+        _key = key;
+        _etag = etag;
+        _size = size;
+        _options = options;
+        _logger = logger ?? NullLogger.Instance;
+        _window = options.InitialWindowBytes;
+        _parallel = new SemaphoreSlim(Math.Max(1, options.MaxParallelParts));
+    }
+
+    /// <summary>Range requests started so far (for tests and metrics).</summary>
+    public long RequestCount => Interlocked.Read(ref _requests);
+
+    /// <summary>The current read-ahead window in bytes.</summary>
+    public long WindowBytes
+    {
+        get { lock (_lock) return _window; }
+    }
+
+    /// <summary>
+    /// Reads up to <c>destination.Length</c> bytes at <paramref name="offset"/>; returns fewer only at the end of
+    /// the object.
+    /// </summary>
+    /// <exception cref="PreconditionFailedException">The object changed since open.</exception>
+    /// <exception cref="ObjectStoreException">The store failed after retries.</exception>
+    public async ValueTask<int> ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed.IsCancellationRequested, this);
+        if (offset >= _size || destination.Length == 0)
+        {
+            return 0;
+        }
+        int want = (int)Math.Min(destination.Length, _size - offset);
+        long end = offset + want;
+        Part[] covering;
+        List<Part> started;
+        lock (_lock)
+        {
+            started = Plan(offset, end);
+            covering = _parts.Where(p => p.Start < end && p.End > offset).ToArray();
+            foreach (var p in covering)
+            {
+                p.AddRef();
+            }
+        }
+        // Requests start outside the lock: a store may do real work before its first await.
+        foreach (var p in started)
+        {
+            _ = FetchAsync(p);
+        }
+        try
+        {
+            foreach (var p in covering)
+            {
+                long from = Math.Max(offset, p.Start);
+                long to = Math.Min(end, p.End);
+                await p.WaitForAsync(to, cancellationToken).ConfigureAwait(false);
+                p.CopyTo(from, destination.Span.Slice((int)(from - offset), (int)(to - from)));
+            }
+        }
+        finally
+        {
+            foreach (var p in covering)
+            {
+                p.Release();
+            }
+        }
+        return want;
+    }
+
+    /// <summary>Decides sequential or random, drops parts and creates new ones. Caller holds <c>_lock</c>.</summary>
+    /// <returns>The new parts, for the caller to start once it has let go of the lock.</returns>
+    private List<Part> Plan(long offset, long end)
+    {
+        var started = new List<Part>();
+        bool sequential = _parts.Count > 0
+            && !_parts.Any(p => p.IsFaulted)
+            && offset >= _parts[0].Start
+            && offset <= _parts[^1].End + _options.ForwardSeekToleranceBytes;
+        if (sequential)
+        {
+            _window = Math.Min(_window * 2, _options.MaxWindowBytes);
+            while (_parts.Count > 0 && _parts[0].End <= offset - _options.KeepBehindBytes)
+            {
+                _parts[0].Drop();
+                _parts.RemoveAt(0);
+            }
+        }
+        else
+        {
+            foreach (var p in _parts)
+            {
+                p.Drop();
+            }
+            _parts.Clear();
+            _window = _options.InitialWindowBytes;
+        }
+
+        long target = Math.Min(_size, Math.Max(end, offset + _window));
+        long next = _parts.Count > 0 ? _parts[^1].End : offset;
+        long minimum = Math.Min(_options.PartBytes, _window);
+        // Start parts while the missing tail is at least one part (or reaches the end of the object),
+        // and always cover the bytes this read needs.
+        while (next < target && (next < end || target - next >= minimum || target == _size))
+        {
+            long length = Math.Min(_options.PartBytes, target - next);
+            var part = new Part(next, length);
+            _parts.Add(part);
+            started.Add(part);
+            Interlocked.Increment(ref _requests);
+            next += length;
+        }
+        return started;
+    }
+
+    private async Task FetchAsync(Part part)
+    {
+        var ct = part.Cancellation.Token;
+        bool entered = false;
+        try
+        {
+            await _parallel.WaitAsync(ct).ConfigureAwait(false);
+            entered = true;
+            string key = _key();
+            await using var result = await _store.ReadAsync(key, new ByteRange(part.Start, part.Length), _etag, ct).ConfigureAwait(false);
+            if (_etag is not null && result.Info.ETag is { } got && got != _etag)
+            {
+                // Some servers ignore If-Match; never hand out bytes of another version.
+                throw new PreconditionFailedException(key, _etag);
+            }
+            while (part.Filled < part.Length)
+            {
+                int chunk = (int)Math.Min(256 * 1024, part.Length - part.Filled);
+                int n = await result.Content.ReadAsync(part.Buffer.AsMemory(part.Filled, chunk), ct).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    throw new InvalidResponseException($"{key}: body ended at byte {part.Start + part.Filled}, expected {part.End}");
+                }
+                part.Advance(n);
+            }
+            part.Complete();
+        }
+        catch (Exception e)
+        {
+            if (!ct.IsCancellationRequested)
+            {
+                _logger.LogWarning("read of {Key} bytes {Start}-{End} failed: {Error}", _key(), part.Start, part.End - 1, e.Message);
+            }
+            part.Fail(e);
+        }
+        finally
+        {
+            if (entered)
+            {
+                _parallel.Release();
+            }
+            part.FetchFinished();
+        }
+    }
+
+    /// <summary>Cancels requests in flight and returns every buffer to the pool.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        Part[] parts;
+        lock (_lock)
+        {
+            if (_disposed.IsCancellationRequested) return;
+            _disposed.Cancel();
+            parts = [.. _parts];
+            _parts.Clear();
+        }
+        foreach (var p in parts)
+        {
+            p.Drop();
+        }
+        foreach (var p in parts)
+        {
+            await p.Fetched.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// One range request and its buffer. The buffer goes back to the pool once the part is dropped, no reader
+    /// holds a reference, and the fetch has finished writing to it.
+    /// </summary>
+    private sealed class Part(long start, long length)
+    {
+        private readonly Lock _sync = new();
+        private TaskCompletionSource _progress = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private Exception? _error;
+        private bool _complete;
+        private int _refs = 1;   // the part list's own reference
+        private int _filled;
+
+        public long Start { get; } = start;
+        public long Length { get; } = length;
+        public long End => Start + Length;
+        public byte[] Buffer { get; } = ArrayPool<byte>.Shared.Rent((int)length);
+        private readonly TaskCompletionSource _fetched = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public CancellationTokenSource Cancellation { get; } = new();
+
+        /// <summary>Completes when the fetch no longer touches the buffer (it may never have started).</summary>
+        public Task Fetched => _fetched.Task;
+
+        public void FetchFinished() => _fetched.TrySetResult();
+        public int Filled => Volatile.Read(ref _filled);
+
+        public bool IsFaulted
+        {
+            get { lock (_sync) return _error is not null; }
+        }
+
+        public void Advance(int n)
+        {
+            TaskCompletionSource done;
+            lock (_sync)
+            {
+                _filled += n;
+                done = _progress;
+                _progress = new(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+            done.TrySetResult();
+        }
+
+        public void Complete()
+        {
+            lock (_sync) _complete = true;
+            _progress.TrySetResult();
+        }
+
+        public void Fail(Exception e)
+        {
+            TaskCompletionSource done;
+            lock (_sync)
+            {
+                _error = e;
+                done = _progress;
+            }
+            done.TrySetResult();
+        }
+
+        public async ValueTask WaitForAsync(long absoluteEnd, CancellationToken ct)
+        {
+            while (true)
+            {
+                Task wait;
+                lock (_sync)
+                {
+                    if (Start + _filled >= absoluteEnd) return;
+                    if (_error is not null)
+                    {
+                        System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(_error);
+                    }
+                    if (_complete) return;
+                    wait = _progress.Task;
+                }
+                await wait.WaitAsync(ct).ConfigureAwait(false);
+            }
+        }
+
+        public void CopyTo(long absoluteOffset, Span<byte> destination) =>
+            Buffer.AsSpan((int)(absoluteOffset - Start), destination.Length).CopyTo(destination);
+
+        public void AddRef() => Interlocked.Increment(ref _refs);
+
+        public void Release()
+        {
+            if (Interlocked.Decrement(ref _refs) == 0)
+            {
+                // The fetch may still be unwinding after cancellation; return the buffer once it has.
+                Fetched.ContinueWith(static (_, state) => ArrayPool<byte>.Shared.Return((byte[])state!), Buffer,
+                    CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
+        }
+
+        public void Drop()
+        {
+            Cancellation.Cancel();
+            Release();
+        }
+    }
+}

@@ -1,0 +1,62 @@
+namespace CloudMount.Core.Storage.Decorators;
+
+/// <summary>
+/// Counts every request that reaches the store below it, by kind, and the body bytes moved. Placed innermost
+/// (just above the backend) so that retries are counted as the requests they are.
+/// </summary>
+public sealed class CountingObjectStore(IObjectStore inner, RequestStats stats) : DelegatingObjectStore(inner)
+{
+    /// <summary>The counters this decorator adds to.</summary>
+    public RequestStats Stats { get; } = stats;
+
+    private async Task<T> Count<T>(RequestKind kind, Task<T> call)
+    {
+        Stats.AddRequest(kind);
+        try
+        {
+            return await call.ConfigureAwait(false);
+        }
+        catch
+        {
+            Stats.AddFailure(kind);
+            throw;
+        }
+    }
+
+    /// <inheritdoc/>
+    public override Task<ListPage> ListAsync(ListRequest request, CancellationToken cancellationToken) =>
+        Count(RequestKind.List, Inner.ListAsync(request, cancellationToken));
+
+    /// <inheritdoc/>
+    public override Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken) =>
+        Count(RequestKind.Head, Inner.HeadAsync(key, cancellationToken));
+
+    /// <inheritdoc/>
+    public override async Task<ObjectReadResult> ReadAsync(string key, ByteRange range, string? ifMatch, CancellationToken cancellationToken)
+    {
+        var r = await Count(RequestKind.Get, Inner.ReadAsync(key, range, ifMatch, cancellationToken)).ConfigureAwait(false);
+        return r with { Content = new ObservedReadStream(r.Content, Stats.AddDownloaded) };
+    }
+
+    /// <inheritdoc/>
+    public override async Task<ObjectInfo> WriteAsync(string key, ObjectContent content, ObjectWriteOptions options, CancellationToken cancellationToken)
+    {
+        var info = await Count(RequestKind.Put, Inner.WriteAsync(key, content, options, cancellationToken)).ConfigureAwait(false);
+        Stats.AddUploaded(content.Length);
+        return info;
+    }
+
+    /// <inheritdoc/>
+    public override Task DeleteAsync(string key, CancellationToken cancellationToken) =>
+        Count(RequestKind.Delete, WrapVoid(Inner.DeleteAsync(key, cancellationToken)));
+
+    /// <inheritdoc/>
+    public override Task<ObjectInfo> CopyAsync(string sourceKey, string destinationKey, CancellationToken cancellationToken) =>
+        Count(RequestKind.Copy, Inner.CopyAsync(sourceKey, destinationKey, cancellationToken));
+
+    private static async Task<bool> WrapVoid(Task t)
+    {
+        await t.ConfigureAwait(false);
+        return true;
+    }
+}

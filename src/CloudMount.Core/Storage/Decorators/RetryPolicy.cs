@@ -1,0 +1,45 @@
+namespace CloudMount.Core.Storage.Decorators;
+
+/// <summary>
+/// How transient failures are retried: exponential random-window backoff as CloudFiles does with tenacity's
+/// <c>wait_random_exponential(multiplier=0.5, max=60)</c> and <c>stop_after_attempt(7)</c>: before retry
+/// <c>n</c> (0-based) wait a uniformly random time in [0, min(MaxDelay, BaseDelay × 2^n)].
+/// </summary>
+public sealed record RetryPolicy
+{
+    /// <summary>CloudFiles' policy: 7 attempts, 0.5 s doubling to 60 s.</summary>
+    public static RetryPolicy Default { get; } = new();
+
+    /// <summary>One attempt, no retry (used for start-up checks, which must fail within seconds).</summary>
+    public static RetryPolicy None { get; } = new() { MaxAttempts = 1 };
+
+    /// <summary>Total attempts including the first; at least 1.</summary>
+    public int MaxAttempts { get; init; } = 7;
+
+    /// <summary>Upper bound of the first random wait.</summary>
+    public TimeSpan BaseDelay { get; init; } = TimeSpan.FromSeconds(0.5);
+
+    /// <summary>Cap of the random window.</summary>
+    public TimeSpan MaxDelay { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>The wait before retry number <paramref name="retry"/> (0-based).</summary>
+    public TimeSpan DelayBefore(int retry)
+    {
+        double high = Math.Min(MaxDelay.TotalSeconds, BaseDelay.TotalSeconds * Math.Pow(2, retry));
+        return TimeSpan.FromSeconds(Random.Shared.NextDouble() * high);
+    }
+
+    /// <summary>
+    /// True when <paramref name="e"/> may pass on a second try: a transient <see cref="ObjectStoreException"/>,
+    /// a connection or I/O error, or a timeout (a cancellation that the caller did not ask for).
+    /// </summary>
+    public static bool IsTransient(Exception e, CancellationToken callerToken) => e switch
+    {
+        ObjectStoreException ose => ose.IsTransient,
+        HttpRequestException => true,
+        IOException io => io.InnerException is not ObjectStoreException inner || inner.IsTransient,
+        TimeoutException => true,
+        OperationCanceledException => !callerToken.IsCancellationRequested,
+        _ => false,
+    };
+}

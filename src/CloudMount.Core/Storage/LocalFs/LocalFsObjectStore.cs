@@ -1,0 +1,278 @@
+using Microsoft.Win32.SafeHandles;
+
+namespace CloudMount.Core.Storage.LocalFs;
+
+/// <summary>
+/// A directory tree as an object store (<c>file:///path</c>). Keys are paths relative to the root with
+/// <c>/</c> separators; every directory also appears as a zero-byte marker <c>dir/</c>. Writes go to a
+/// temporary file under <c>.cloudmount-tmp/</c> in the root and are renamed into place, so a reader never sees
+/// a half-written object. ETags are <c>"size-mtime"</c> (weak, not MD5), which still change on every write.
+/// </summary>
+/// <remarks>
+/// Keys that cannot be paths (empty, <c>.</c> or <c>..</c> segments, NUL) are rejected with an
+/// <see cref="ObjectStoreException"/>. A key cannot be both a file and a prefix here, as on any filesystem.
+/// User metadata, Content-Type and Content-Encoding are not stored.
+/// </remarks>
+public sealed class LocalFsObjectStore : IObjectStore
+{
+    /// <summary>Name of the folder in the root that holds uploads in progress; never listed.</summary>
+    public const string TempFolderName = ".cloudmount-tmp";
+
+    private readonly string _root;
+
+    /// <summary>Opens a store over an existing directory.</summary>
+    /// <exception cref="BucketNotFoundException">The directory does not exist.</exception>
+    public LocalFsObjectStore(string rootDirectory)
+    {
+        _root = Path.GetFullPath(rootDirectory).TrimEnd('/');
+        if (_root.Length == 0)
+        {
+            _root = "/";
+        }
+        if (!Directory.Exists(_root))
+        {
+            throw new BucketNotFoundException(_root);
+        }
+        Name = $"file://{_root}";
+    }
+
+    /// <inheritdoc/>
+    public string Name { get; }
+
+    /// <inheritdoc/>
+    public StoreCapabilities Capabilities { get; } = new() { Md5ETags = false };
+
+    private string PathOf(string key, bool allowMarker = false)
+    {
+        string k = key;
+        if (allowMarker && k.EndsWith('/'))
+        {
+            k = k[..^1];
+        }
+        if (k.Length == 0 || k.Contains('\0'))
+        {
+            throw new ObjectStoreException($"key '{key}' cannot be stored in a local directory");
+        }
+        foreach (var seg in k.Split('/'))
+        {
+            if (seg.Length == 0 || seg == "." || seg == "..")
+            {
+                throw new ObjectStoreException($"key '{key}' cannot be stored in a local directory (empty, '.' or '..' segment)");
+            }
+        }
+        if (k == TempFolderName || k.StartsWith(TempFolderName + "/", StringComparison.Ordinal))
+        {
+            throw new ObjectStoreException($"key '{key}' is reserved for uploads in progress");
+        }
+        return _root == "/" ? "/" + k : _root + "/" + k;
+    }
+
+    private static string MakeETag(long size, DateTime mtimeUtc) => $"\"{size:x}-{mtimeUtc.Ticks:x}\"";
+
+    private static ObjectInfo FileInfoOf(string key, FileInfo fi) =>
+        new(key, fi.Length, MakeETag(fi.Length, fi.LastWriteTimeUtc), fi.LastWriteTimeUtc);
+
+    /// <inheritdoc/>
+    public Task<ListPage> ListAsync(ListRequest request, CancellationToken cancellationToken)
+    {
+        if (!Directory.Exists(_root))
+        {
+            throw new BucketNotFoundException(_root);
+        }
+        // Start the walk at the deepest directory the prefix names.
+        int slash = request.Prefix.LastIndexOf('/');
+        string baseKey = slash >= 0 ? request.Prefix[..(slash + 1)] : "";
+        string baseDir = baseKey.Length == 0 ? _root : _root + "/" + baseKey.TrimEnd('/');
+        IEnumerable<ObjectInfo> walk = Directory.Exists(baseDir) && !IsUnsafeBase(baseKey)
+            ? Walk(baseDir, baseKey, recursive: request.Delimiter != "/", cancellationToken)
+            : [];
+        if (baseKey.Length > 0 && Directory.Exists(baseDir) && !IsUnsafeBase(baseKey))
+        {
+            // The directory's own marker sorts before everything inside it, as on S3.
+            var mtime = Directory.GetLastWriteTimeUtc(baseDir);
+            walk = walk.Prepend(new ObjectInfo(baseKey, 0, MakeETag(0, mtime), mtime));
+        }
+        return Task.FromResult(ListingBuilder.Build(walk, request));
+    }
+
+    private static bool IsUnsafeBase(string baseKey) =>
+        baseKey.Split('/', StringSplitOptions.None).SkipLast(1).Any(s => s.Length == 0 || s == "." || s == "..");
+
+    /// <summary>
+    /// Yields keys under <paramref name="dir"/> in byte order, each directory as its marker <c>name/</c>
+    /// followed, when <paramref name="recursive"/>, by its contents.
+    /// </summary>
+    private IEnumerable<ObjectInfo> Walk(string dir, string keyPrefix, bool recursive, CancellationToken ct)
+    {
+        var entries = new List<(string SortKey, FileSystemInfo Info)>();
+        var di = new DirectoryInfo(dir);
+        foreach (var fsi in di.EnumerateFileSystemInfos())
+        {
+            if (keyPrefix.Length == 0 && fsi.Name == TempFolderName)
+            {
+                continue;
+            }
+            bool isDir = fsi is DirectoryInfo || (fsi.Attributes & FileAttributes.Directory) != 0;
+            entries.Add((isDir ? fsi.Name + "/" : fsi.Name, fsi));
+        }
+        entries.Sort((a, b) => KeyComparer.Instance.Compare(a.SortKey, b.SortKey));
+        foreach (var (sortKey, info) in entries)
+        {
+            ct.ThrowIfCancellationRequested();
+            string key = keyPrefix + sortKey;
+            if (sortKey.EndsWith('/'))
+            {
+                yield return new ObjectInfo(key, 0, MakeETag(0, info.LastWriteTimeUtc), info.LastWriteTimeUtc);
+                // Without recursion the marker alone makes the builder emit the common prefix `key`.
+                if (recursive)
+                {
+                    foreach (var child in Walk(info.FullName, key, recursive, ct))
+                    {
+                        yield return child;
+                    }
+                }
+            }
+            else if (info is FileInfo fi)
+            {
+                yield return FileInfoOf(key, fi);
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    public Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken)
+    {
+        string path = PathOf(key, allowMarker: true);
+        if (key.EndsWith('/'))
+        {
+            var di = new DirectoryInfo(path);
+            return Task.FromResult(di.Exists ? new ObjectInfo(key, 0, MakeETag(0, di.LastWriteTimeUtc), di.LastWriteTimeUtc) : null);
+        }
+        var fi = new FileInfo(path);
+        return Task.FromResult(fi.Exists ? FileInfoOf(key, fi) : null);
+    }
+
+    /// <inheritdoc/>
+    public Task<ObjectReadResult> ReadAsync(string key, ByteRange range, string? ifMatch, CancellationToken cancellationToken)
+    {
+        string path = PathOf(key, allowMarker: true);
+        if (key.EndsWith('/'))
+        {
+            var di = new DirectoryInfo(path);
+            if (!di.Exists)
+            {
+                throw new ObjectNotFoundException(key);
+            }
+            var marker = new ObjectInfo(key, 0, MakeETag(0, di.LastWriteTimeUtc), di.LastWriteTimeUtc);
+            return Task.FromResult(new ObjectReadResult(Stream.Null, marker, new ByteRange(0, 0)));
+        }
+        SafeFileHandle handle;
+        try
+        {
+            handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException)
+        {
+            throw e is UnauthorizedAccessException && Directory.Exists(path)
+                ? new ObjectNotFoundException(key, e)
+                : e is UnauthorizedAccessException ? new AccessDeniedException($"permission denied reading {path}", e) : new ObjectNotFoundException(key, e);
+        }
+        long size = RandomAccess.GetLength(handle);
+        var info = new ObjectInfo(key, size, MakeETag(size, File.GetLastWriteTimeUtc(handle)), File.GetLastWriteTimeUtc(handle));
+        if (ifMatch is not null && ifMatch != info.ETag)
+        {
+            handle.Dispose();
+            throw new PreconditionFailedException(key, ifMatch);
+        }
+        var r = range.ClampTo(size);
+        var fs = new FileStream(handle, FileAccess.Read, bufferSize: 0, isAsync: true);
+        return Task.FromResult(new ObjectReadResult(new SubStream(fs, r.Offset, r.Length!.Value), info, r));
+    }
+
+    /// <inheritdoc/>
+    public async Task<ObjectInfo> WriteAsync(string key, ObjectContent content, ObjectWriteOptions options, CancellationToken cancellationToken)
+    {
+        string path = PathOf(key, allowMarker: true);
+        if (key.EndsWith('/'))
+        {
+            CreateDirectory(path, key);
+            var di = new DirectoryInfo(path);
+            return new ObjectInfo(key, 0, MakeETag(0, di.LastWriteTimeUtc), di.LastWriteTimeUtc);
+        }
+        string tmpDir = Path.Combine(_root, TempFolderName);
+        Directory.CreateDirectory(tmpDir);
+        string tmp = Path.Combine(tmpDir, Guid.NewGuid().ToString("n"));
+        try
+        {
+            await using (var src = content.OpenRead())
+            await using (var dst = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0, FileOptions.Asynchronous))
+            {
+                await src.CopyToAsync(dst, 1 << 20, cancellationToken).ConfigureAwait(false);
+            }
+            if (options.ContentMd5 is { } md5)
+            {
+                await using var check = File.OpenRead(tmp);
+                byte[] actual = await System.Security.Cryptography.MD5.HashDataAsync(check, cancellationToken).ConfigureAwait(false);
+                if (!actual.AsSpan().SequenceEqual(md5))
+                {
+                    throw new ChecksumMismatchException($"Content-MD5 mismatch writing {key}");
+                }
+            }
+            CreateDirectory(Path.GetDirectoryName(path)!, key);
+            if (Directory.Exists(path))
+            {
+                throw new ObjectStoreException($"cannot write {key}: a directory of that name exists in {_root}");
+            }
+            File.Move(tmp, path, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(tmp);
+        }
+        return FileInfoOf(key, new FileInfo(path));
+    }
+
+    private void CreateDirectory(string path, string key)
+    {
+        try
+        {
+            Directory.CreateDirectory(path);
+        }
+        catch (IOException e)
+        {
+            throw new ObjectStoreException($"cannot write {key}: a file stands where a directory of its path should be", e);
+        }
+    }
+
+    /// <inheritdoc/>
+    public Task DeleteAsync(string key, CancellationToken cancellationToken)
+    {
+        string path = PathOf(key, allowMarker: true);
+        if (key.EndsWith('/'))
+        {
+            if (Directory.Exists(path) && !Directory.EnumerateFileSystemEntries(path).Any())
+            {
+                Directory.Delete(path);
+            }
+        }
+        else if (File.Exists(path))
+        {
+            File.Delete(path);
+        }
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc/>
+    public async Task<ObjectInfo> CopyAsync(string sourceKey, string destinationKey, CancellationToken cancellationToken)
+    {
+        string src = PathOf(sourceKey);
+        if (!File.Exists(src))
+        {
+            throw new ObjectNotFoundException(sourceKey);
+        }
+        return await WriteAsync(destinationKey, ObjectContent.FromFile(src), ObjectWriteOptions.Default, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+}

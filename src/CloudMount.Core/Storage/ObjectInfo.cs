@@ -1,0 +1,23 @@
+namespace CloudMount.Core.Storage;
+
+/// <summary>
+/// What a store knows about one object: the shape of a LIST entry or a HEAD answer.
+/// </summary>
+/// <param name="Key">The full key inside the bucket or container, for example <c>data/run1/a.csv</c>.</param>
+/// <param name="Size">Stored size in bytes (the encoded size when <see cref="ContentEncoding"/> is set).</param>
+/// <param name="ETag">The entity tag exactly as the service returned it (S3 quotes it), or <c>null</c> when the service gives none.</param>
+/// <param name="LastModified">When the object was last written, as the service reports it (UTC).</param>
+public sealed record ObjectInfo(string Key, long Size, string? ETag, DateTimeOffset LastModified)
+{
+    /// <summary>The Content-Type, when the answer carried it (HEAD and GET do; most LISTs do not).</summary>
+    public string? ContentType { get; init; }
+
+    /// <summary>The Content-Encoding (for example <c>gzip</c>, <c>br</c>, <c>zstd</c>) when known.</summary>
+    public string? ContentEncoding { get; init; }
+
+    /// <summary>User metadata with lower-case names and no service prefix (<c>x-amz-meta-</c> is stripped), when the answer carried it.</summary>
+    public IReadOnlyDictionary<string, string>? Metadata { get; init; }
+
+    /// <summary>True when the object is a directory marker: a key ending in <c>/</c>.</summary>
+    public bool IsDirectoryMarker => Key.EndsWith('/');
+}

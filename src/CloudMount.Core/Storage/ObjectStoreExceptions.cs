@@ -1,0 +1,66 @@
+namespace CloudMount.Core.Storage;
+
+/// <summary>
+/// Base of every error an <see cref="IObjectStore"/> reports. Backends translate their service's errors into
+/// these types so that retries (<see cref="IsTransient"/>) and the Vfs's errno mapping are written once.
+/// </summary>
+public class ObjectStoreException : Exception
+{
+    /// <summary>Creates the error.</summary>
+    /// <param name="message">One line naming the problem, suitable for a user.</param>
+    /// <param name="inner">The service or transport error behind it.</param>
+    public ObjectStoreException(string message, Exception? inner = null) : base(message, inner) { }
+
+    /// <summary>True when retrying the same request may succeed (5xx, throttling, timeouts, dropped connections).</summary>
+    public virtual bool IsTransient => false;
+}
+
+/// <summary>The object does not exist (HTTP 404 on an object).</summary>
+public sealed class ObjectNotFoundException(string key, Exception? inner = null)
+    : ObjectStoreException($"no such object: {key}", inner)
+{
+    /// <summary>The key that was asked for.</summary>
+    public string Key { get; } = key;
+}
+
+/// <summary>The bucket or container does not exist (S3 NoSuchBucket, Swift 404 on the container).</summary>
+public sealed class BucketNotFoundException(string bucket, Exception? inner = null)
+    : ObjectStoreException($"bucket '{bucket}' does not exist", inner)
+{
+    /// <summary>The bucket's name.</summary>
+    public string Bucket { get; } = bucket;
+}
+
+/// <summary>
+/// A conditional request failed (HTTP 412): the object changed since its ETag was read. The Vfs maps this to
+/// ESTALE, as mountpoint-s3 does, rather than mixing bytes of two versions.
+/// </summary>
+public sealed class PreconditionFailedException(string key, string? expectedETag, Exception? inner = null)
+    : ObjectStoreException($"object {key} changed (expected ETag {expectedETag})", inner)
+{
+    /// <summary>The key that changed.</summary>
+    public string Key { get; } = key;
+}
+
+/// <summary>The service refused the credentials or the operation (HTTP 401/403).</summary>
+public sealed class AccessDeniedException(string message, Exception? inner = null) : ObjectStoreException(message, inner);
+
+/// <summary>The store cannot be written (a read-only backend or a read-only mount).</summary>
+public sealed class ReadOnlyStoreException(string message) : ObjectStoreException(message);
+
+/// <summary>A failure that may pass: HTTP 5xx, throttling (503 SlowDown, 429), timeouts, refused or reset connections.</summary>
+public sealed class TransientStoreException(string message, Exception? inner = null) : ObjectStoreException(message, inner)
+{
+    /// <inheritdoc/>
+    public override bool IsTransient => true;
+}
+
+/// <summary>The service answered with something we cannot understand (a proxy's HTML page, a truncated body).</summary>
+public sealed class InvalidResponseException(string message, Exception? inner = null) : ObjectStoreException(message, inner);
+
+/// <summary>Content did not match its checksum (Content-MD5 or the ETag on a whole-object read).</summary>
+public sealed class ChecksumMismatchException(string message) : ObjectStoreException(message)
+{
+    /// <summary>A corrupted transfer is worth retrying.</summary>
+    public override bool IsTransient => true;
+}

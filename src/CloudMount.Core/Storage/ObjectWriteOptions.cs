@@ -1,0 +1,23 @@
+namespace CloudMount.Core.Storage;
+
+/// <summary>What to store beside the bytes of a written object.</summary>
+public sealed record ObjectWriteOptions
+{
+    /// <summary>Default options: no content type, no encoding, no metadata.</summary>
+    public static ObjectWriteOptions Default { get; } = new();
+
+    /// <summary>Content-Type to store, or <c>null</c> for the service's default (usually <c>application/octet-stream</c>).</summary>
+    public string? ContentType { get; init; }
+
+    /// <summary>Content-Encoding to store (for example <c>gzip</c>), or <c>null</c>.</summary>
+    public string? ContentEncoding { get; init; }
+
+    /// <summary>User metadata: lower-case names without a service prefix.</summary>
+    public IReadOnlyDictionary<string, string>? Metadata { get; init; }
+
+    /// <summary>
+    /// MD5 of the whole content (16 bytes) to send as Content-MD5 so the service rejects corrupted uploads, or <c>null</c>.
+    /// Set by <see cref="Decorators.ChecksumObjectStore"/>.
+    /// </summary>
+    public byte[]? ContentMd5 { get; init; }
+}

@@ -1,0 +1,374 @@
+using System.Net;
+using System.Security.Cryptography;
+using Amazon;
+using Amazon.Runtime;
+using Amazon.S3;
+using Amazon.S3.Model;
+
+namespace CloudMount.Core.Storage.S3;
+
+/// <summary>
+/// <c>s3://bucket</c> on AWSSDK.S3: AWS itself or any S3-compatible endpoint. A thin translation of the S3 API:
+/// ListObjectsV2, HeadObject, ranged GetObject with If-Match, PutObject with Content-MD5 (multipart upload with
+/// parallel parts above <see cref="S3StoreOptions.MultipartThresholdBytes"/>), DeleteObject and CopyObject.
+/// The SDK's own retries are off; <see cref="Decorators.RetryingObjectStore"/> does them.
+/// </summary>
+public sealed class S3ObjectStore : IObjectStore
+{
+    private readonly AmazonS3Client _client;
+    private readonly string _bucket;
+    private readonly string _endpoint;
+    private readonly S3StoreOptions _options;
+
+    /// <summary>Creates a client for one bucket. No request is made until the first call.</summary>
+    /// <param name="bucket">The bucket name.</param>
+    /// <param name="credentials">From <see cref="S3CredentialResolver"/>.</param>
+    /// <param name="options">Endpoint, region, multipart settings.</param>
+    public S3ObjectStore(string bucket, AWSCredentials credentials, S3StoreOptions options)
+    {
+        _bucket = bucket;
+        _options = options;
+        string region = options.Region
+            ?? Environment.GetEnvironmentVariable("AWS_REGION")
+            ?? Environment.GetEnvironmentVariable("AWS_DEFAULT_REGION")
+            ?? "us-east-1";
+        var config = new AmazonS3Config
+        {
+            MaxErrorRetry = 0,
+            Timeout = options.RequestTimeout,
+            ConnectTimeout = options.ConnectTimeout,
+            // Checksums the SDK adds by default (CRC32 trailers, aws-chunked) are not understood by many
+            // S3-compatible servers; we send Content-MD5 ourselves.
+            RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
+            ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
+        };
+        if (options.Endpoint is { } endpoint)
+        {
+            config.ServiceURL = endpoint.ToString();
+            config.AuthenticationRegion = region;
+            config.ForcePathStyle = options.ForcePathStyle ?? true;
+            _endpoint = endpoint.GetLeftPart(UriPartial.Authority);
+        }
+        else
+        {
+            config.RegionEndpoint = RegionEndpoint.GetBySystemName(region);
+            config.ForcePathStyle = options.ForcePathStyle ?? false;
+            _endpoint = $"s3.{region}.amazonaws.com";
+        }
+        _client = new AmazonS3Client(credentials, config);
+        Name = $"s3://{bucket}";
+    }
+
+    /// <inheritdoc/>
+    public string Name { get; }
+
+    /// <inheritdoc/>
+    public StoreCapabilities Capabilities => new()
+    {
+        Md5ETags = true,
+        MaxSinglePutBytes = _options.MultipartThresholdBytes,
+    };
+
+    private Exception Fail(Exception e, string? key, string? ifMatch = null) => S3ErrorTranslator.Translate(e, _bucket, key, _endpoint, ifMatch);
+
+    private static DateTimeOffset Utc(DateTime? t) =>
+        t is { } v ? new DateTimeOffset(v.Kind == DateTimeKind.Unspecified ? DateTime.SpecifyKind(v, DateTimeKind.Utc) : v.ToUniversalTime()) : DateTimeOffset.UnixEpoch;
+
+    private static Dictionary<string, string>? MetadataOf(MetadataCollection? m)
+    {
+        if (m is null || m.Count == 0) return null;
+        var d = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string k in m.Keys)
+        {
+            string name = k.StartsWith("x-amz-meta-", StringComparison.OrdinalIgnoreCase) ? k["x-amz-meta-".Length..] : k;
+            d[name.ToLowerInvariant()] = m[k];
+        }
+        return d;
+    }
+
+    /// <inheritdoc/>
+    public async Task<ListPage> ListAsync(ListRequest request, CancellationToken cancellationToken)
+    {
+        ListObjectsV2Response r;
+        try
+        {
+            r = await _client.ListObjectsV2Async(new ListObjectsV2Request
+            {
+                BucketName = _bucket,
+                Prefix = request.Prefix,
+                Delimiter = request.Delimiter,
+                ContinuationToken = request.PageToken,
+                MaxKeys = Math.Clamp(request.MaxKeys, 1, 1000),
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            throw Fail(e, null);
+        }
+        var objects = (r.S3Objects ?? []).Select(o => new ObjectInfo(o.Key, o.Size ?? 0, o.ETag, Utc(o.LastModified))).ToList();
+        var prefixes = r.CommonPrefixes ?? [];
+        string? next = r.IsTruncated == true ? r.NextContinuationToken : null;
+        if (r.IsTruncated == true && string.IsNullOrEmpty(next))
+        {
+            throw new InvalidResponseException($"{_endpoint} returned a truncated listing without a continuation token");
+        }
+        return new ListPage(objects, prefixes, next);
+    }
+
+    /// <inheritdoc/>
+    public async Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var r = await _client.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = _bucket, Key = key }, cancellationToken).ConfigureAwait(false);
+            return new ObjectInfo(key, r.ContentLength, r.ETag, Utc(r.LastModified))
+            {
+                ContentType = r.Headers.ContentType,
+                ContentEncoding = r.Headers.ContentEncoding,
+                Metadata = MetadataOf(r.Metadata),
+            };
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound && e.ErrorCode != "NoSuchBucket")
+        {
+            return null;
+        }
+        catch (Exception e)
+        {
+            throw Fail(e, key);
+        }
+    }
+
+    /// <inheritdoc/>
+    public async Task<ObjectReadResult> ReadAsync(string key, ByteRange range, string? ifMatch, CancellationToken cancellationToken)
+    {
+        if (range.Length == 0)
+        {
+            var head = await HeadAsync(key, cancellationToken).ConfigureAwait(false) ?? throw new ObjectNotFoundException(key);
+            if (ifMatch is not null && head.ETag != ifMatch) throw new PreconditionFailedException(key, ifMatch);
+            return new ObjectReadResult(Stream.Null, head, new ByteRange(range.Offset, 0));
+        }
+        var request = new GetObjectRequest { BucketName = _bucket, Key = key, EtagToMatch = ifMatch };
+        if (!range.IsWholeObject)
+        {
+            request.ByteRange = range.Length is { } ? new Amazon.S3.Model.ByteRange(range.Offset, range.LastByte!.Value) : new Amazon.S3.Model.ByteRange($"bytes={range.Offset}-");
+        }
+        GetObjectResponse r;
+        try
+        {
+            r = await _client.GetObjectAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable)
+        {
+            // Past the end: S3 answers 416 for a range starting at or beyond the size.
+            var head = await HeadAsync(key, cancellationToken).ConfigureAwait(false) ?? throw new ObjectNotFoundException(key, e);
+            return new ObjectReadResult(Stream.Null, head, new ByteRange(head.Size, 0));
+        }
+        catch (Exception e)
+        {
+            throw Fail(e, key, ifMatch);
+        }
+        long total = r.ContentLength;
+        long offset = 0;
+        if (ContentRange.TryParse(r.ContentRange, out long start, out _, out long size))
+        {
+            total = size;
+            offset = start;
+        }
+        else if (!range.IsWholeObject && range.Offset > 0)
+        {
+            r.Dispose();
+            throw new InvalidResponseException($"{_endpoint} ignored the Range header reading {key}");
+        }
+        var info = new ObjectInfo(key, total, r.ETag, Utc(r.LastModified))
+        {
+            ContentType = r.Headers.ContentType,
+            ContentEncoding = r.Headers.ContentEncoding,
+            Metadata = MetadataOf(r.Metadata),
+        };
+        return new ObjectReadResult(new ResponseStream(r), info, new ByteRange(offset, r.ContentLength));
+    }
+
+    /// <inheritdoc/>
+    public async Task<ObjectInfo> WriteAsync(string key, ObjectContent content, ObjectWriteOptions options, CancellationToken cancellationToken)
+    {
+        if (content.Length > _options.MultipartThresholdBytes)
+        {
+            return await WriteMultipartAsync(key, content, options, cancellationToken).ConfigureAwait(false);
+        }
+        await using var body = content.OpenRead();
+        var request = new PutObjectRequest
+        {
+            BucketName = _bucket,
+            Key = key,
+            InputStream = body,
+            AutoCloseStream = false,
+            UseChunkEncoding = false,
+            ContentType = options.ContentType,
+            MD5Digest = options.ContentMd5 is { } md5 ? Convert.ToBase64String(md5) : null,
+        };
+        ApplyHeaders(request.Headers, request.Metadata, options);
+        try
+        {
+            var r = await _client.PutObjectAsync(request, cancellationToken).ConfigureAwait(false);
+            return new ObjectInfo(key, content.Length, r.ETag, TruncatedNow())
+            {
+                ContentType = options.ContentType,
+                ContentEncoding = options.ContentEncoding,
+                Metadata = options.Metadata,
+            };
+        }
+        catch (Exception e)
+        {
+            throw Fail(e, key);
+        }
+    }
+
+    private static DateTimeOffset TruncatedNow()
+    {
+        var now = DateTimeOffset.UtcNow;
+        return new DateTimeOffset(now.Ticks - now.Ticks % TimeSpan.TicksPerSecond, TimeSpan.Zero);
+    }
+
+    private static void ApplyHeaders(HeadersCollection headers, MetadataCollection metadata, ObjectWriteOptions options)
+    {
+        if (options.ContentEncoding is { } enc)
+        {
+            headers.ContentEncoding = enc;
+        }
+        if (options.Metadata is { } meta)
+        {
+            foreach (var (k, v) in meta)
+            {
+                metadata.Add(k, v);
+            }
+        }
+    }
+
+    private async Task<ObjectInfo> WriteMultipartAsync(string key, ObjectContent content, ObjectWriteOptions options, CancellationToken cancellationToken)
+    {
+        long partSize = Math.Max(Math.Max(_options.PartSizeBytes, 5 * Bytes.MiB), (content.Length + 9_999) / 10_000);
+        int parts = (int)((content.Length + partSize - 1) / partSize);
+        string uploadId;
+        try
+        {
+            var init = new InitiateMultipartUploadRequest { BucketName = _bucket, Key = key, ContentType = options.ContentType };
+            ApplyHeaders(init.Headers, init.Metadata, options);
+            uploadId = (await _client.InitiateMultipartUploadAsync(init, cancellationToken).ConfigureAwait(false)).UploadId;
+        }
+        catch (Exception e)
+        {
+            throw Fail(e, key);
+        }
+        try
+        {
+            var etags = new PartETag[parts];
+            await Parallel.ForAsync(0, parts, new ParallelOptions { MaxDegreeOfParallelism = _options.UploadConcurrency, CancellationToken = cancellationToken }, async (i, ct) =>
+            {
+                long offset = i * partSize;
+                long length = Math.Min(partSize, content.Length - offset);
+                byte[] md5;
+                await using (var hashStream = content.OpenRead(offset, length))
+                {
+                    md5 = await MD5.HashDataAsync(hashStream, ct).ConfigureAwait(false);
+                }
+                await using var body = content.OpenRead(offset, length);
+                var r = await _client.UploadPartAsync(new UploadPartRequest
+                {
+                    BucketName = _bucket,
+                    Key = key,
+                    UploadId = uploadId,
+                    PartNumber = i + 1,
+                    PartSize = length,
+                    InputStream = body,
+                    UseChunkEncoding = false,
+                    MD5Digest = Convert.ToBase64String(md5),
+                }, ct).ConfigureAwait(false);
+                etags[i] = new PartETag(i + 1, r.ETag);
+            }).ConfigureAwait(false);
+            var done = await _client.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
+            {
+                BucketName = _bucket,
+                Key = key,
+                UploadId = uploadId,
+                PartETags = [.. etags],
+            }, cancellationToken).ConfigureAwait(false);
+            return new ObjectInfo(key, content.Length, done.ETag, TruncatedNow())
+            {
+                ContentType = options.ContentType,
+                ContentEncoding = options.ContentEncoding,
+                Metadata = options.Metadata,
+            };
+        }
+        catch (Exception e)
+        {
+            try
+            {
+                await _client.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = _bucket, Key = key, UploadId = uploadId }, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // Some servers (s3rver) do not implement abort; the service's lifecycle rules clean up.
+            }
+            throw Fail(e, key);
+        }
+    }
+
+    /// <inheritdoc/>
+    public async Task DeleteAsync(string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _client.DeleteObjectAsync(new DeleteObjectRequest { BucketName = _bucket, Key = key }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound && e.ErrorCode != "NoSuchBucket")
+        {
+            // Already gone.
+        }
+        catch (Exception e)
+        {
+            throw Fail(e, key);
+        }
+    }
+
+    /// <inheritdoc/>
+    public async Task<ObjectInfo> CopyAsync(string sourceKey, string destinationKey, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var r = await _client.CopyObjectAsync(new CopyObjectRequest
+            {
+                SourceBucket = _bucket,
+                SourceKey = sourceKey,
+                DestinationBucket = _bucket,
+                DestinationKey = destinationKey,
+                MetadataDirective = S3MetadataDirective.COPY,
+            }, cancellationToken).ConfigureAwait(false);
+            var head = await HeadAsync(destinationKey, cancellationToken).ConfigureAwait(false);
+            return head ?? throw new ObjectNotFoundException(destinationKey);
+        }
+        catch (Exception e)
+        {
+            throw Fail(e, sourceKey);
+        }
+    }
+
+    /// <inheritdoc/>
+    public ValueTask DisposeAsync()
+    {
+        _client.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>The response body; disposing it disposes the response and returns the connection.</summary>
+    private sealed class ResponseStream(GetObjectResponse response) : ReadOnlyStreamBase
+    {
+        protected override ValueTask<int> ReadCoreAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
+            response.ResponseStream.ReadAsync(buffer, cancellationToken);
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) response.Dispose();
+            base.Dispose(disposing);
+        }
+    }
+}

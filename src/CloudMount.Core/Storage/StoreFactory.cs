@@ -1,0 +1,164 @@
+using System.Collections.Concurrent;
+using CloudMount.Core.Storage.Decorators;
+using CloudMount.Core.Storage.LocalFs;
+using CloudMount.Core.Storage.Memory;
+using CloudMount.Core.Storage.S3;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace CloudMount.Core.Storage;
+
+/// <summary>How to connect, beside the URL.</summary>
+public sealed record StoreConnectOptions
+{
+    /// <summary>S3-compatible endpoint (<c>--endpoint</c>), or <c>null</c> for AWS.</summary>
+    public Uri? Endpoint { get; init; }
+
+    /// <summary>Region (<c>--region</c>).</summary>
+    public string? Region { get; init; }
+
+    /// <summary>Unsigned requests (<c>--no-sign-request</c>).</summary>
+    public bool Anonymous { get; init; }
+
+    /// <summary>Retry policy of the decorated store.</summary>
+    public RetryPolicy Retry { get; init; } = RetryPolicy.Default;
+
+    /// <summary>Home directory for credential files; <c>null</c> for $HOME.</summary>
+    public string? Home { get; init; }
+
+    /// <summary>Log sink.</summary>
+    public ILoggerFactory Logs { get; init; } = NullLoggerFactory.Instance;
+}
+
+/// <summary>
+/// A store opened from a URL: the decorated store (retries, checksums, request counting) to use, the raw
+/// backend (for start-up checks that must not retry), and the key or prefix the URL named inside it.
+/// </summary>
+public sealed class OpenedStore(StoreUrl url, IObjectStore store, IObjectStore backend, string path, RequestStats stats, string credentialSource) : IAsyncDisposable
+{
+    /// <summary>The parsed URL.</summary>
+    public StoreUrl Url { get; } = url;
+    /// <summary>Retrying, checking, counting store.</summary>
+    public IObjectStore Store { get; } = store;
+    /// <summary>The backend without decorators.</summary>
+    public IObjectStore Backend { get; } = backend;
+    /// <summary>Key or prefix the URL named (no leading '/').</summary>
+    public string Path { get; } = path;
+    /// <summary>Requests made through <see cref="Store"/>.</summary>
+    public RequestStats Stats { get; } = stats;
+    /// <summary>Where the credentials came from (never the secret itself).</summary>
+    public string CredentialSource { get; } = credentialSource;
+
+    /// <inheritdoc/>
+    public ValueTask DisposeAsync() => Store.DisposeAsync();
+}
+
+/// <summary>Opens stores by URL and stacks the decorators: Retrying → Checksum → Counting → backend.</summary>
+public static class StoreFactory
+{
+    private static readonly ConcurrentDictionary<string, MemoryObjectStore> MemoryStores = new();
+
+    /// <summary>Opens the store a URL names. No request is made except, for S3, credential discovery.</summary>
+    /// <exception cref="StoreUrlException">The URL is malformed or names a missing local directory.</exception>
+    /// <exception cref="AccessDeniedException">No credentials could be found.</exception>
+    public static async Task<OpenedStore> OpenAsync(string url, StoreConnectOptions options, CancellationToken cancellationToken)
+    {
+        var u = StoreUrl.Parse(url);
+        IObjectStore backend;
+        string path = u.Path;
+        string credentials = "none needed";
+        switch (u.Scheme)
+        {
+            case "mem":
+                backend = MemoryStores.GetOrAdd(u.Bucket, name => new MemoryObjectStore(name));
+                break;
+            case "file":
+                (string root, path) = SplitLocalPath(u.Bucket);
+                backend = new LocalFsObjectStore(root);
+                break;
+            case "s3":
+                var creds = await S3CredentialResolver.ResolveAsync(u.Bucket, options.Anonymous, options.Home, cancellationToken).ConfigureAwait(false);
+                backend = new S3ObjectStore(u.Bucket, creds.Credentials, new S3StoreOptions
+                {
+                    Endpoint = options.Endpoint,
+                    Region = options.Region ?? creds.Region,
+                });
+                credentials = creds.Source;
+                break;
+            default:
+                throw new StoreUrlException($"unknown scheme '{u.Scheme}'");
+        }
+        var stats = new RequestStats();
+        IObjectStore store = new RetryingObjectStore(
+            new ChecksumObjectStore(new CountingObjectStore(backend, stats)),
+            options.Retry, stats, options.Logs.CreateLogger("store"));
+        return new OpenedStore(u, store, backend, path, stats, credentials);
+    }
+
+    /// <summary>
+    /// Splits a local path into the store root and a key: an existing directory is the root itself (key empty);
+    /// otherwise the root is the nearest existing ancestor directory and the rest is the key.
+    /// </summary>
+    /// <exception cref="StoreUrlException">No ancestor exists.</exception>
+    public static (string Root, string Key) SplitLocalPath(string path)
+    {
+        string full = System.IO.Path.GetFullPath(path);
+        bool trailing = path.EndsWith('/');
+        string current = full.TrimEnd('/');
+        var rest = new Stack<string>();
+        while (!Directory.Exists(current.Length == 0 ? "/" : current))
+        {
+            int slash = current.LastIndexOf('/');
+            if (slash < 0)
+            {
+                throw new StoreUrlException($"no directory of '{path}' exists");
+            }
+            rest.Push(current[(slash + 1)..]);
+            current = current[..slash];
+        }
+        if (rest.Count == 0)
+        {
+            return (current.Length == 0 ? "/" : current, "");
+        }
+        string key = string.Join('/', rest) + (trailing ? "/" : "");
+        return (current.Length == 0 ? "/" : current, key);
+    }
+}
+
+/// <summary>A start-up check of a store failed; the message is one line for the user.</summary>
+public sealed class StoreCheckException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// Checks, before mounting, that the store answers and the credentials work: one LIST of at most one key under
+/// the prefix on the raw backend, without retries and with a deadline, so that bad input fails within seconds.
+/// </summary>
+public static class StoreProbe
+{
+    /// <summary>Runs the check.</summary>
+    /// <exception cref="StoreCheckException">The bucket is missing, the credentials are refused, the endpoint is unreachable or does not answer in time, or it answers garbage.</exception>
+    public static async Task CheckAsync(OpenedStore store, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(timeout);
+        try
+        {
+            await store.Backend.ListAsync(new ListRequest(store.Url.PathAsPrefix, "/", null, 1), cts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new StoreCheckException($"{store.Backend.Name}: no answer within {timeout.TotalSeconds:0} s");
+        }
+        catch (BucketNotFoundException e)
+        {
+            throw new StoreCheckException($"{store.Backend.Name}: {e.Message}", e);
+        }
+        catch (ObjectStoreException e)
+        {
+            throw new StoreCheckException($"{store.Backend.Name}: {e.Message}", e);
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException or System.Xml.XmlException or FormatException)
+        {
+            throw new StoreCheckException($"{store.Backend.Name}: unexpected answer: {e.Message}", e);
+        }
+    }
+}

@@ -1,0 +1,390 @@
+using CloudMount.Core.Reading;
+using CloudMount.Core.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace CloudMount.Core.Vfs;
+
+public sealed partial class CloudFileSystem
+{
+    /// <summary>
+    /// Opens a file. Close-to-open: when the cached attributes have expired, the object is checked (HEAD) so the
+    /// reader gets the current version, whose ETag is then pinned for every read through this handle. The kernel
+    /// keeps its cached pages (keep_cache) only when the ETag is the one they came from.
+    /// </summary>
+    /// <exception cref="FileSystemException">IsDirectory, ReadOnly, NotFound (gone since lookup).</exception>
+    public async ValueTask<OpenReply> OpenAsync(ulong ino, OpenFlags flags, CancellationToken cancellationToken)
+    {
+        var n = GetInode(ino);
+        if (n.IsDirectory)
+        {
+            throw new FileSystemException(FsError.IsDirectory, "is a directory");
+        }
+        bool write = (flags & OpenFlags.Write) != 0;
+        if (write || (flags & OpenFlags.Truncate) != 0)
+        {
+            ThrowIfReadOnly();
+        }
+        bool stale;
+        lock (_lock) stale = n.Write is null && !n.LocalOnly && !n.Detached && n.ValidUntil <= Now;
+        if (stale)
+        {
+            await RefreshFileAsync(n, cancellationToken).ConfigureAwait(false);
+        }
+        if (write)
+        {
+            await PrepareWriteStateAsync(n, truncate: (flags & OpenFlags.Truncate) != 0, cancellationToken).ConfigureAwait(false);
+        }
+        lock (_lock)
+        {
+            bool keepCache = n.Write is null && n.ETag is not null && n.KernelCacheETag == n.ETag;
+            if (n.Write is null)
+            {
+                n.KernelCacheETag = n.ETag;
+            }
+            n.OpenCount++;
+            var handle = new FileHandle(n, flags, n.ETag, n.Size);
+            ulong fh = (ulong)Interlocked.Increment(ref _nextHandle);
+            _files[fh] = handle;
+            return new OpenReply(fh, keepCache, DirectIo: false);
+        }
+    }
+
+    /// <summary>Gives a file a staging state if it has none; with <paramref name="truncate"/>, an empty, dirty one.</summary>
+    private async Task PrepareWriteStateAsync(Inode n, bool truncate, CancellationToken ct)
+    {
+        WriteState? w;
+        lock (_lock)
+        {
+            w = n.Write;
+            if (w is null)
+            {
+                bool empty = truncate || n.LocalOnly || n.Size == 0;
+                w = new WriteState(_staging.Create(), hydrated: empty, n.Size, n.ETag) { Mtime = n.Mtime };
+                n.Write = w;
+                if (!truncate) return;
+            }
+        }
+        if (truncate)
+        {
+            await w.Gate.WaitAsync(ct).ConfigureAwait(false);
+            try
+            {
+                w.File.SetLength(0);
+                w.Hydrated = true;
+                w.Dirty = true;
+                w.Mtime = _time.GetUtcNow();
+            }
+            finally
+            {
+                w.Gate.Release();
+            }
+        }
+    }
+
+    private FileHandle GetHandle(ulong fh) =>
+        _files.TryGetValue(fh, out var h) ? h : throw new FileSystemException(FsError.BadHandle, $"unknown file handle {fh}");
+
+    /// <summary>
+    /// Reads up to <c>destination.Length</c> bytes at <paramref name="offset"/>. Staged files read locally; others
+    /// through the handle's read-ahead, pinned to the ETag seen at open.
+    /// </summary>
+    /// <returns>Bytes read; fewer than asked only at the end of the file.</returns>
+    /// <exception cref="FileSystemException">BadHandle.</exception>
+    /// <exception cref="PreconditionFailedException">The object changed since open (ESTALE).</exception>
+    public async ValueTask<int> ReadAsync(ulong fh, long offset, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        var h = GetHandle(fh);
+        var n = h.Inode;
+        WriteState? w;
+        lock (_lock) w = n.Write;
+        if (w is not null)
+        {
+            if (!w.Hydrated)
+            {
+                await w.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await HydrateAsync(n, w, cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    w.Gate.Release();
+                }
+            }
+            return w.File.Read(offset, destination.Span);
+        }
+        if (h.Size == 0)
+        {
+            return 0;
+        }
+        Prefetcher reader;
+        lock (h.Sync)
+        {
+            reader = h.Reader ??= new Prefetcher(_store, () => FileKey(n), h.ETag, h.Size, _options.ReadAhead, _logger);
+        }
+        return await reader.ReadAsync(offset, destination, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Fills the staging file with the object's bytes (the version seen at open). Caller holds the gate.</summary>
+    private async Task HydrateAsync(Inode n, WriteState w, CancellationToken ct)
+    {
+        if (w.Hydrated) return;
+        string key = FileKey(n);
+        await using (var r = await _store.ReadAsync(key, ByteRange.All, w.RemoteETag, ct).ConfigureAwait(false))
+        {
+            byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
+            try
+            {
+                long offset = 0;
+                int got;
+                while ((got = await r.Content.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
+                {
+                    await w.File.WriteAsync(offset, buffer.AsMemory(0, got), ct).ConfigureAwait(false);
+                    offset += got;
+                }
+                if (offset != w.RemoteSize)
+                {
+                    w.File.SetLength(0);
+                    throw new InvalidResponseException($"{key}: got {offset} bytes, expected {w.RemoteSize}");
+                }
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+        w.Hydrated = true;
+    }
+
+    /// <summary>Writes into the staging file (fetching the object's bytes first if the file was not truncated).</summary>
+    /// <returns>Bytes written (all of them).</returns>
+    /// <exception cref="FileSystemException">BadHandle when the handle was not opened for writing.</exception>
+    public async ValueTask<int> WriteAsync(ulong fh, long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        var h = GetHandle(fh);
+        if (!h.CanWrite)
+        {
+            throw new FileSystemException(FsError.BadHandle, "file not open for writing");
+        }
+        var w = h.Inode.Write ?? throw new FileSystemException(FsError.BadHandle, "no staging state");
+        await w.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await HydrateAsync(h.Inode, w, cancellationToken).ConfigureAwait(false);
+            w.File.Write(offset, data.Span);
+            w.Dirty = true;
+            w.Mtime = _time.GetUtcNow();
+        }
+        finally
+        {
+            w.Gate.Release();
+        }
+        return data.Length;
+    }
+
+    /// <summary>
+    /// Called on every close() of a descriptor: uploads the file if it has changes. Its failure is what close()
+    /// returns, and the staging file is kept.
+    /// </summary>
+    /// <exception cref="FileSystemException">Io when the upload failed (after retries).</exception>
+    public ValueTask FlushAsync(ulong fh, CancellationToken cancellationToken) =>
+        new(UploadIfDirtyAsync(GetHandle(fh).Inode, cancellationToken));
+
+    /// <summary>fsync: the same as flush, the data is durable once uploaded.</summary>
+    /// <exception cref="FileSystemException">Io when the upload failed.</exception>
+    public ValueTask FsyncAsync(ulong fh, CancellationToken cancellationToken) => FlushAsync(fh, cancellationToken);
+
+    private async Task UploadIfDirtyAsync(Inode n, CancellationToken ct)
+    {
+        var w = n.Write;
+        if (w is null) return;
+        await w.Gate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            await UploadLockedAsync(n, w, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            w.Gate.Release();
+        }
+    }
+
+    /// <summary>Uploads the staging file if dirty. Caller holds the gate.</summary>
+    private async Task UploadLockedAsync(Inode n, WriteState w, CancellationToken ct)
+    {
+        bool detached;
+        lock (_lock) detached = n.Detached;
+        if (!w.Dirty || detached) return;
+        string key = FileKey(n);
+        ObjectInfo info;
+        try
+        {
+            info = await _store.WriteAsync(key, ObjectContent.FromFile(w.File.Path), new ObjectWriteOptions { ContentType = ContentTypes.ForName(key) }, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            w.UploadFailed = true;
+            w.File.WriteSidecar(_store.Name, key, e.Message);
+            _logger.LogError("upload of {Key} to {Store} failed: {Error}; the data is kept in {Path}", key, _store.Name, e.Message, w.File.Path);
+            throw new FileSystemException(FsError.Io, $"upload of {key} failed: {e.Message}", e);
+        }
+        w.Dirty = false;
+        w.UploadFailed = false;
+        w.RemoteSize = w.File.Length;
+        w.RemoteETag = info.ETag;
+        lock (_lock)
+        {
+            n.LocalOnly = false;
+            n.Size = w.File.Length;
+            n.ETag = info.ETag;
+            n.Mtime = info.LastModified;
+            n.ValidUntil = Now + _ttlTicks;
+            n.KernelCacheETag = info.ETag;
+            if (n.Parent is { } p && !n.Detached)
+            {
+                SetListingEntryLocked(p, n.Name, new ChildEntry(NodeKind.File, n.Size, n.ETag, n.Mtime));
+            }
+        }
+    }
+
+    /// <summary>
+    /// The last close of a handle: stops its read-ahead; when no handle is left, discards the staging file unless
+    /// it holds data that did not upload (that file and its sidecar stay for recovery).
+    /// </summary>
+    public async ValueTask ReleaseAsync(ulong fh)
+    {
+        if (!_files.TryRemove(fh, out var h)) return;
+        if (h.Reader is { } r)
+        {
+            await r.DisposeAsync().ConfigureAwait(false);
+        }
+        var n = h.Inode;
+        WriteState? w;
+        lock (_lock)
+        {
+            n.OpenCount--;
+            if (n.OpenCount > 0) return;
+            w = n.Write;
+        }
+        if (w is null)
+        {
+            ForgetIfUnreferenced(n);
+            return;
+        }
+        await w.Gate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            lock (_lock)
+            {
+                if (n.OpenCount > 0 || n.Write != w) return;
+                if (w.Dirty && !n.Detached)
+                {
+                    return; // kept: the upload failed and the sidecar names the key
+                }
+                n.Write = null;
+            }
+            w.File.Close(delete: true);
+        }
+        finally
+        {
+            w.Gate.Release();
+        }
+        ForgetIfUnreferenced(n);
+    }
+
+    private void ForgetIfUnreferenced(Inode n)
+    {
+        lock (_lock)
+        {
+            if (n.Lookups <= 0 && n.OpenCount == 0 && n.Write is null && n.Ino != RootIno)
+            {
+                _inodes.Remove(n.Ino);
+            }
+        }
+    }
+
+    /// <summary>Creates and opens a new, empty file; it exists locally until its first flush uploads it.</summary>
+    /// <exception cref="FileSystemException">ReadOnly, NotDirectory, NameTooLong, Exists (with O_EXCL).</exception>
+    public async ValueTask<(EntryReply Entry, OpenReply Open)> CreateAsync(ulong parent, string name, OpenFlags flags, CancellationToken cancellationToken)
+    {
+        ThrowIfReadOnly();
+        KeyNames.Validate(name);
+        var dir = GetDirectory(parent);
+        if ((flags & OpenFlags.Exclusive) != 0)
+        {
+            await ThrowIfExistsAsync(dir, name, cancellationToken).ConfigureAwait(false);
+        }
+        lock (_lock)
+        {
+            if (dir.Children?.TryGetValue(name, out var existing) == true)
+            {
+                if (existing.IsDirectory) throw new FileSystemException(FsError.IsDirectory, $"{name} is a directory");
+                DetachLocked(existing);
+            }
+            var now = _time.GetUtcNow();
+            var n = UpsertChildLocked(dir, name, new ChildEntry(NodeKind.File, 0, null, now));
+            n.LocalOnly = true;
+            n.Write = new WriteState(_staging.Create(), hydrated: true, 0, null) { Dirty = true, Mtime = now };
+            n.OpenCount++;
+            ulong fh = (ulong)Interlocked.Increment(ref _nextHandle);
+            _files[fh] = new FileHandle(n, flags | OpenFlags.Write, null, 0);
+            dir.Negative?.Remove(name);
+            return (EntryLocked(n), new OpenReply(fh, false, false));
+        }
+    }
+
+    /// <summary>
+    /// Changes attributes. Size truncates or extends through the staging file (uploaded at once when no handle is
+    /// open, otherwise at flush); mtime is kept in memory; mode, owner and atime are accepted and not stored.
+    /// </summary>
+    /// <exception cref="FileSystemException">ReadOnly for a size change on a read-only mount; IsDirectory for a size change on a directory.</exception>
+    public async ValueTask<NodeAttributes> SetAttrAsync(ulong ino, SetAttributes changes, ulong? fh, CancellationToken cancellationToken)
+    {
+        var n = GetInode(ino);
+        if (changes.Size is { } size)
+        {
+            ThrowIfReadOnly();
+            if (n.IsDirectory) throw new FileSystemException(FsError.IsDirectory, "is a directory");
+            await PrepareWriteStateAsync(n, truncate: size == 0, cancellationToken).ConfigureAwait(false);
+            var w = n.Write!;
+            await w.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                if (size != 0)
+                {
+                    await HydrateAsync(n, w, cancellationToken).ConfigureAwait(false);
+                    if (size != w.File.Length)
+                    {
+                        w.File.SetLength(size);
+                        w.Dirty = true;
+                        w.Mtime = _time.GetUtcNow();
+                    }
+                }
+                bool open;
+                lock (_lock) open = n.OpenCount > 0;
+                if (!open)
+                {
+                    await UploadLockedAsync(n, w, cancellationToken).ConfigureAwait(false);
+                    lock (_lock)
+                    {
+                        if (!w.Dirty) n.Write = null;
+                    }
+                    if (!w.Dirty) w.File.Close(delete: true);
+                }
+            }
+            finally
+            {
+                w.Gate.Release();
+            }
+        }
+        lock (_lock)
+        {
+            if (changes.Mtime is { } mtime)
+            {
+                if (n.Write is { } w) w.Mtime = mtime;
+                n.Mtime = mtime;
+            }
+            return AttributesLocked(n);
+        }
+    }
+}

@@ -1,0 +1,414 @@
+using System.Collections.Concurrent;
+using CloudMount.Core.Storage;
+using CloudMount.Core.Writing;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace CloudMount.Core.Vfs;
+
+/// <summary>
+/// The filesystem view of an object store, free of any platform's types: inode-based operations in the shape
+/// of FUSE's lowlevel API (lookup, forget, getattr, readdir, open, read, write, flush, release, ...), taking and
+/// returning plain .NET values and throwing <see cref="FileSystemException"/> (or store errors, which
+/// <see cref="FileSystemException.Classify"/> maps) for the adapter to turn into errno / NTSTATUS.
+/// </summary>
+/// <remarks>
+/// <para>Behaviour (see DESIGN.md): keys under <see cref="VfsOptions.RootPrefix"/> map to paths; a directory
+/// exists when a key has it as a prefix or a <c>dir/</c> marker exists, and mkdir writes the marker; readdir
+/// comes from delimiter listings with sizes and dates, so <c>ls -l</c> needs no HEAD; reads are range reads of
+/// the ETag seen at open; writes go to a staging file uploaded on flush/close (close-to-open), and a failed
+/// upload fails the close and keeps the data. <see cref="KeyNames"/> gives the rule for keys that cannot be paths.</para>
+/// <para>Locking: <c>_lock</c> protects the inode table and every inode's metadata fields; it is never held
+/// across an await. A file's staging data is guarded by its <see cref="WriteState.Gate"/>, taken before
+/// <c>_lock</c> when both are needed.</para>
+/// </remarks>
+public sealed partial class CloudFileSystem : IAsyncDisposable
+{
+    /// <summary>The root's inode number (FUSE_ROOT_ID).</summary>
+    public const ulong RootIno = 1;
+
+    private readonly IObjectStore _store;
+    private readonly VfsOptions _options;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly StagingArea _staging;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<ulong, Inode> _inodes = [];
+    private readonly ConcurrentDictionary<ulong, FileHandle> _files = new();
+    private readonly ConcurrentDictionary<ulong, DirectoryHandle> _dirs = new();
+    private readonly Inode _root;
+    private readonly long _ttlTicks;
+    private readonly long _negativeTtlTicks;
+    private readonly DateTimeOffset _mountTime;
+    private long _nextIno = (long)RootIno + 1;
+    private long _nextHandle = 1;
+
+    /// <summary>Creates the view. Nothing is requested from the store until the first operation.</summary>
+    /// <param name="store">The (decorated) store.</param>
+    /// <param name="options">Mount settings.</param>
+    /// <param name="logger">Receives upload failures and skipped keys.</param>
+    /// <param name="time">Clock for TTLs; <c>null</c> for the system clock.</param>
+    public CloudFileSystem(IObjectStore store, VfsOptions options, ILogger? logger = null, TimeProvider? time = null)
+    {
+        if (options.RootPrefix.Length > 0 && !options.RootPrefix.EndsWith('/'))
+        {
+            throw new ArgumentException("RootPrefix must be empty or end with '/'", nameof(options));
+        }
+        _store = store;
+        _options = options;
+        _logger = logger ?? NullLogger.Instance;
+        _time = time ?? TimeProvider.System;
+        _staging = new StagingArea(options.StagingDirectory);
+        _ttlTicks = (long)(options.MetadataTtl.TotalSeconds * _time.TimestampFrequency);
+        _negativeTtlTicks = (long)(options.NegativeTtl.TotalSeconds * _time.TimestampFrequency);
+        _mountTime = _time.GetUtcNow();
+        _root = new Inode(RootIno, NodeKind.Directory, null, "") { Lookups = 1, Mtime = _mountTime, Children = [] };
+        _inodes[RootIno] = _root;
+    }
+
+    /// <summary>The mount's options.</summary>
+    public VfsOptions Options => _options;
+
+    /// <summary>Seconds the kernel may cache attributes and entries.</summary>
+    public double AttrTimeoutSeconds => _options.MetadataTtl.TotalSeconds;
+
+    /// <summary>Seconds the kernel may cache a negative lookup.</summary>
+    public double NegativeTimeoutSeconds => _options.NegativeTtl.TotalSeconds;
+
+    /// <summary>Inodes currently known (for tests: forget must bring this back down).</summary>
+    public int InodeCount
+    {
+        get { lock (_lock) return _inodes.Count; }
+    }
+
+    private long Now => _time.GetTimestamp();
+
+    // ------------------------------------------------------------------ keys and attributes
+
+    /// <summary>The key prefix of a directory (ends in '/' unless it is an empty root prefix).</summary>
+    private string DirectoryPrefix(Inode dir)
+    {
+        lock (_lock) return DirectoryPrefixLocked(dir);
+    }
+
+    private string DirectoryPrefixLocked(Inode dir)
+    {
+        if (dir.Parent is null) return _options.RootPrefix;
+        var parts = new Stack<string>();
+        for (var n = dir; n.Parent is not null; n = n.Parent) parts.Push(n.Name);
+        return _options.RootPrefix + string.Join('/', parts) + "/";
+    }
+
+    /// <summary>The object key of a file.</summary>
+    private string FileKey(Inode file)
+    {
+        lock (_lock) return DirectoryPrefixLocked(file.Parent!) + file.Name;
+    }
+
+    private NodeAttributes AttributesLocked(Inode n)
+    {
+        if (n.IsDirectory)
+        {
+            return new NodeAttributes(n.Ino, NodeKind.Directory, 0, n.Mtime, _options.DirectoryMode, _options.Uid, _options.Gid);
+        }
+        long size = n.Write is { } w ? w.Length : n.Size;
+        var mtime = n.Write is { Dirty: true } dw ? dw.Mtime : n.Mtime;
+        return new NodeAttributes(n.Ino, NodeKind.File, size, mtime, _options.FileMode, _options.Uid, _options.Gid);
+    }
+
+    private EntryReply EntryLocked(Inode n)
+    {
+        n.Lookups++;
+        return new EntryReply(AttributesLocked(n), AttrTimeoutSeconds, AttrTimeoutSeconds);
+    }
+
+    private Inode GetInode(ulong ino)
+    {
+        lock (_lock)
+        {
+            return _inodes.TryGetValue(ino, out var n) ? n : throw new FileSystemException(FsError.NotFound, $"unknown inode {ino}");
+        }
+    }
+
+    private Inode GetDirectory(ulong ino)
+    {
+        var n = GetInode(ino);
+        return n.IsDirectory ? n : throw new FileSystemException(FsError.NotDirectory, $"inode {ino} is not a directory");
+    }
+
+    private void ThrowIfReadOnly()
+    {
+        if (_options.ReadOnly)
+        {
+            throw new FileSystemException(FsError.ReadOnly, "read-only mount");
+        }
+    }
+
+    /// <summary>
+    /// Returns the child inode for <paramref name="name"/>, creating or updating it from <paramref name="entry"/>.
+    /// A kind change (a file became a directory) gives a new inode. Caller holds <c>_lock</c>.
+    /// </summary>
+    private Inode UpsertChildLocked(Inode dir, string name, ChildEntry entry)
+    {
+        dir.Children ??= [];
+        if (dir.Children.TryGetValue(name, out var child) && child.Kind == entry.Kind)
+        {
+            if (child.Write is null && !child.LocalOnly)
+            {
+                child.Size = entry.Size;
+                child.ETag = entry.ETag;
+                child.Mtime = entry.Mtime;
+                child.ValidUntil = Now + _ttlTicks;
+            }
+            return child;
+        }
+        if (child is not null)
+        {
+            DetachLocked(child);
+        }
+        var created = new Inode((ulong)Interlocked.Increment(ref _nextIno) - 1, entry.Kind, dir, name)
+        {
+            Size = entry.Size,
+            ETag = entry.ETag,
+            Mtime = entry.Mtime,
+            ValidUntil = Now + _ttlTicks,
+        };
+        if (entry.Kind == NodeKind.Directory)
+        {
+            created.Children = [];
+        }
+        dir.Children[name] = created;
+        _inodes[created.Ino] = created;
+        dir.Negative?.Remove(name);
+        return created;
+    }
+
+    /// <summary>Unhooks an inode from its name; it lives on while the kernel holds it. Caller holds <c>_lock</c>.</summary>
+    private void DetachLocked(Inode n)
+    {
+        if (n.Parent?.Children is { } siblings && siblings.TryGetValue(n.Name, out var current) && current == n)
+        {
+            siblings.Remove(n.Name);
+        }
+        n.Detached = true;
+        if (n.Lookups <= 0 && n.OpenCount == 0)
+        {
+            _inodes.Remove(n.Ino);
+        }
+    }
+
+    private void SetListingEntryLocked(Inode dir, string name, ChildEntry? entry)
+    {
+        if (dir.Listing is { } l)
+        {
+            if (entry is { } e) l.Entries[name] = e;
+            else l.Entries.Remove(name);
+        }
+        if (entry is null)
+        {
+            (dir.Negative ??= [])[name] = Now + _negativeTtlTicks;
+        }
+        else
+        {
+            dir.Negative?.Remove(name);
+        }
+    }
+
+    // ------------------------------------------------------------------ lookup, forget, getattr
+
+    /// <summary>Looks up <paramref name="name"/> in directory <paramref name="parent"/> and takes one lookup reference on it.</summary>
+    /// <exception cref="FileSystemException">NotFound (a negative entry the kernel may cache for <see cref="NegativeTimeoutSeconds"/>), NotDirectory, NameTooLong.</exception>
+    public async ValueTask<EntryReply> LookupAsync(ulong parent, string name, CancellationToken cancellationToken)
+    {
+        var dir = GetDirectory(parent);
+        if (System.Text.Encoding.UTF8.GetByteCount(name) > KeyNames.NameMax)
+        {
+            throw new FileSystemException(FsError.NameTooLong, "name too long");
+        }
+        if (!KeyNames.IsValidName(name))
+        {
+            throw new FileSystemException(FsError.NotFound, $"'{name}' is not a valid name");
+        }
+        lock (_lock)
+        {
+            if (TryLookupCachedLocked(dir, name, out var cached))
+            {
+                return cached is null ? throw NotFound(name) : EntryLocked(cached);
+            }
+        }
+        var found = await ResolveChildAsync(DirectoryPrefix(dir), name, cancellationToken).ConfigureAwait(false);
+        lock (_lock)
+        {
+            // A local change may have raced with the request; local state wins.
+            if (dir.Children?.TryGetValue(name, out var local) == true && (local.LocalOnly || local.Write is not null))
+            {
+                return EntryLocked(local);
+            }
+            if (found is not { } entry)
+            {
+                (dir.Negative ??= [])[name] = Now + _negativeTtlTicks;
+                if (dir.Children?.TryGetValue(name, out var gone) == true)
+                {
+                    DetachLocked(gone);
+                }
+                throw NotFound(name);
+            }
+            return EntryLocked(UpsertChildLocked(dir, name, entry));
+        }
+    }
+
+    private static FileSystemException NotFound(string name) => new(FsError.NotFound, $"no such file or directory: {name}");
+
+    /// <summary>
+    /// Answers a lookup from memory when possible: a child with local state or fresh attributes, a fresh
+    /// listing, or a fresh negative entry. <paramref name="result"/> is <c>null</c> for "known not to exist".
+    /// </summary>
+    private bool TryLookupCachedLocked(Inode dir, string name, out Inode? result)
+    {
+        long now = Now;
+        if (dir.Children?.TryGetValue(name, out var child) == true
+            && (child.LocalOnly || child.Write is not null || child.ValidUntil > now))
+        {
+            result = child;
+            return true;
+        }
+        if (dir.Listing is { } listing && listing.ValidUntil > now)
+        {
+            result = listing.Entries.TryGetValue(name, out var e) ? UpsertChildLocked(dir, name, e) : null;
+            return true;
+        }
+        if (dir.Negative?.TryGetValue(name, out long until) == true)
+        {
+            if (until > now)
+            {
+                result = null;
+                return true;
+            }
+            dir.Negative.Remove(name);
+        }
+        result = null;
+        return false;
+    }
+
+    /// <summary>
+    /// Finds out what <c>prefix + name</c> is with one LIST (prefix = the key, delimiter '/'): the object itself
+    /// and the common prefix <c>key/</c> both show up in it, so no HEAD and no second spelling is needed.
+    /// </summary>
+    private async Task<ChildEntry?> ResolveChildAsync(string dirPrefix, string name, CancellationToken ct)
+    {
+        string key = dirPrefix + name;
+        string asDir = key + "/";
+        ChildEntry? file = null;
+        string? token = null;
+        do
+        {
+            var page = await _store.ListAsync(new ListRequest(key, "/", token), ct).ConfigureAwait(false);
+            bool passed = false;
+            foreach (var p in page.CommonPrefixes)
+            {
+                if (p == asDir)
+                {
+                    return new ChildEntry(NodeKind.Directory, 0, null, _mountTime);
+                }
+                passed |= KeyComparer.Instance.Compare(p, asDir) > 0;
+            }
+            foreach (var o in page.Objects)
+            {
+                if (o.Key == key)
+                {
+                    file = new ChildEntry(NodeKind.File, o.Size, o.ETag, o.LastModified);
+                }
+                passed |= KeyComparer.Instance.Compare(o.Key, asDir) > 0;
+            }
+            token = passed ? null : page.NextPageToken;
+        }
+        while (token is not null);
+        return file;
+    }
+
+    /// <summary>Drops <paramref name="count"/> lookup references; at zero the inode is forgotten unless it holds unsaved data.</summary>
+    public void Forget(ulong ino, ulong count)
+    {
+        lock (_lock)
+        {
+            if (ino == RootIno || !_inodes.TryGetValue(ino, out var n)) return;
+            n.Lookups -= (long)count;
+            if (n.Lookups > 0 || n.OpenCount > 0 || n.Write is not null) return;
+            _inodes.Remove(ino);
+            if (!n.Detached && n.Parent?.Children is { } siblings && siblings.TryGetValue(n.Name, out var c) && c == n)
+            {
+                siblings.Remove(n.Name);
+            }
+        }
+    }
+
+    /// <summary>Returns attributes, asking the store (HEAD) when a file's cached attributes have expired.</summary>
+    /// <exception cref="FileSystemException">NotFound when the object is gone.</exception>
+    public async ValueTask<NodeAttributes> GetAttrAsync(ulong ino, CancellationToken cancellationToken)
+    {
+        var n = GetInode(ino);
+        lock (_lock)
+        {
+            if (n.IsDirectory || n.Write is not null || n.LocalOnly || n.Detached || n.ValidUntil > Now)
+            {
+                return AttributesLocked(n);
+            }
+        }
+        await RefreshFileAsync(n, cancellationToken).ConfigureAwait(false);
+        lock (_lock) return AttributesLocked(n);
+    }
+
+    /// <summary>HEADs a file's object and updates its attributes.</summary>
+    private async Task RefreshFileAsync(Inode n, CancellationToken ct)
+    {
+        string key = FileKey(n);
+        var info = await _store.HeadAsync(key, ct).ConfigureAwait(false);
+        lock (_lock)
+        {
+            if (n.Write is not null || n.LocalOnly) return;
+            if (info is null)
+            {
+                if (n.Parent is { } p && !n.Detached)
+                {
+                    SetListingEntryLocked(p, n.Name, null);
+                    DetachLocked(n);
+                }
+                throw NotFound(n.Name);
+            }
+            n.Size = info.Size;
+            n.ETag = info.ETag;
+            n.Mtime = info.LastModified;
+            n.ValidUntil = Now + _ttlTicks;
+        }
+    }
+
+    /// <summary>Totals for statfs: object stores have no fixed capacity, so these are large constants.</summary>
+    public static FsStatistics StatFs() => new(4096, 1UL << 38, 1UL << 38, 1UL << 32, 1UL << 32, KeyNames.NameMax);
+
+    /// <summary>Cancels read-ahead, closes staging files (keeping those with unsaved data) and removes an empty staging folder.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var h in _files.Values)
+        {
+            if (h.Reader is { } r) await r.DisposeAsync().ConfigureAwait(false);
+        }
+        _files.Clear();
+        List<Inode> pending;
+        lock (_lock) pending = _inodes.Values.Where(i => i.Write is not null).ToList();
+        foreach (var n in pending)
+        {
+            var w = n.Write!;
+            if (w.Dirty)
+            {
+                _logger.LogError("unmounting with {Key} not uploaded; its data is kept in {Path}", FileKey(n), w.File.Path);
+                w.File.WriteSidecar(_store.Name, FileKey(n), "not uploaded at unmount");
+                w.File.Close(delete: false);
+            }
+            else
+            {
+                w.File.Close(delete: true);
+            }
+        }
+        _staging.RemoveIfEmpty();
+    }
+}

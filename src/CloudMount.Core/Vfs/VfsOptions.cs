@@ -1,0 +1,40 @@
+using CloudMount.Core.Reading;
+
+namespace CloudMount.Core.Vfs;
+
+/// <summary>Settings of one mount's filesystem view.</summary>
+public sealed record VfsOptions
+{
+    /// <summary>Key prefix the mount's root shows: empty for the whole bucket, otherwise ending in <c>/</c>.</summary>
+    public string RootPrefix { get; init; } = "";
+
+    /// <summary>Refuse every change with EROFS.</summary>
+    public bool ReadOnly { get; init; }
+
+    /// <summary>Owner shown for every node.</summary>
+    public uint Uid { get; init; }
+
+    /// <summary>Group shown for every node.</summary>
+    public uint Gid { get; init; }
+
+    /// <summary>Permission bits of files (default 0644).</summary>
+    public uint FileMode { get; init; } = Convert.ToUInt32("644", 8);
+
+    /// <summary>Permission bits of directories (default 0755).</summary>
+    public uint DirectoryMode { get; init; } = Convert.ToUInt32("755", 8);
+
+    /// <summary>
+    /// How long attributes, entries and directory listings are trusted before the store is asked again.
+    /// Default 1 s, as mountpoint-s3: safe for a bucket that other machines write.
+    /// </summary>
+    public TimeSpan MetadataTtl { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long "no such name" is trusted (default 1 s).</summary>
+    public TimeSpan NegativeTtl { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Folder for staging files of writes in progress; created if missing.</summary>
+    public string StagingDirectory { get; init; } = Path.Combine(Path.GetTempPath(), "cloudmount-staging");
+
+    /// <summary>Read-ahead settings.</summary>
+    public ReadAheadOptions ReadAhead { get; init; } = new();
+}

@@ -1,0 +1,26 @@
+using CloudMount.Core.Writing;
+
+namespace CloudMount.Core.Vfs;
+
+/// <summary>
+/// The staging state of one file: its local copy, whether that copy already holds the object's bytes
+/// (<see cref="Hydrated"/>), and whether it has changes not yet uploaded (<see cref="Dirty"/>).
+/// <see cref="Gate"/> serialises filling, writing, truncating and uploading.
+/// </summary>
+internal sealed class WriteState(StagingFile file, bool hydrated, long remoteSize, string? remoteETag)
+{
+    public StagingFile File { get; } = file;
+    public SemaphoreSlim Gate { get; } = new(1, 1);
+
+    // ---- protected by Gate (read without it only for attributes) ----
+    public bool Hydrated = hydrated;
+    public long RemoteSize = remoteSize;
+    public string? RemoteETag = remoteETag;
+    public bool Dirty;
+    public DateTimeOffset Mtime = DateTimeOffset.UtcNow;
+    /// <summary>The last upload failed; the data is kept and a sidecar names the key.</summary>
+    public bool UploadFailed;
+
+    /// <summary>The file's length as the user sees it.</summary>
+    public long Length => Hydrated ? File.Length : RemoteSize;
+}
