@@ -42,6 +42,19 @@ internal static class ObjectCommands
     private static string Display(OpenedStore s, string key) =>
         s.Url.Scheme == "file" ? Path.Combine(((Core.Storage.LocalFs.LocalFsObjectStore)s.Backend).Name["file://".Length..], key) : $"{s.Url.Scheme}://{s.Url.Bucket}/{key}";
 
+    /// <summary>Reads a whole object; a missing one is reported by its full URL.</summary>
+    private static async Task<ObjectReadResult> ReadObjectAsync(OpenedStore s, string key, CancellationToken ct)
+    {
+        try
+        {
+            return await s.Store.ReadAsync(key, ByteRange.All, null, ct).ConfigureAwait(false);
+        }
+        catch (ObjectNotFoundException e)
+        {
+            throw new ObjectNotFoundException(Display(s, key), e);
+        }
+    }
+
     // ------------------------------------------------------------------ ls
 
     public static Command CreateLs()
@@ -91,7 +104,7 @@ internal static class ObjectCommands
             foreach (string u in parse.GetValue(urls)!)
             {
                 await using var s = await Open(u, parse, common, logs, ct).ConfigureAwait(false);
-                await using var r = await s.Store.ReadAsync(s.Path, ByteRange.All, null, ct).ConfigureAwait(false);
+                await using var r = await ReadObjectAsync(s, s.Path, ct).ConfigureAwait(false);
                 await r.Content.CopyToAsync(stdout, 1 << 20, ct).ConfigureAwait(false);
             }
             return 0;
@@ -228,7 +241,7 @@ internal static class ObjectCommands
         if (dst == "-")
         {
             await using var stdout = Console.OpenStandardOutput();
-            await using var r = await from.Store.ReadAsync(from.Path, ByteRange.All, null, ct).ConfigureAwait(false);
+            await using var r = await ReadObjectAsync(from, from.Path, ct).ConfigureAwait(false);
             await r.Content.CopyToAsync(stdout, 1 << 20, ct).ConfigureAwait(false);
             return;
         }
@@ -257,7 +270,7 @@ internal static class ObjectCommands
                 }
                 else
                 {
-                    await using var r = await from.Store.ReadAsync(from.Path, ByteRange.All, null, ct).ConfigureAwait(false);
+                    await using var r = await ReadObjectAsync(from, from.Path, ct).ConfigureAwait(false);
                     await r.Content.CopyToAsync(file, 1 << 20, ct).ConfigureAwait(false);
                 }
             }
@@ -277,7 +290,7 @@ internal static class ObjectCommands
         try
         {
             await using (var file = File.Create(tmp))
-            await using (var r = await from.Store.ReadAsync(key, ByteRange.All, null, ct).ConfigureAwait(false))
+            await using (var r = await ReadObjectAsync(from, key, ct).ConfigureAwait(false))
             {
                 await r.Content.CopyToAsync(file, 1 << 20, ct).ConfigureAwait(false);
             }

@@ -4,7 +4,9 @@ namespace CloudMount.Core.Storage.LocalFs;
 
 /// <summary>
 /// A directory tree as an object store (<c>file:///path</c>). Keys are paths relative to the root with
-/// <c>/</c> separators; every directory also appears as a zero-byte marker <c>dir/</c>. Writes go to a
+/// <c>/</c> separators. As on S3, a directory with contents is an implicit prefix, and an empty directory is
+/// a zero-byte marker <c>dir/</c> (writing a marker makes a directory; deleting it removes an empty one).
+/// Unlike S3, deleting the last key in a directory leaves the directory, which then lists as a marker. Writes go to a
 /// temporary file under <c>.cloudmount-tmp/</c> in the root and are renamed into place, so a reader never sees
 /// a half-written object. ETags are <c>"size-mtime"</c> (weak, not MD5), which still change on every write.
 /// </summary>
@@ -86,9 +88,9 @@ public sealed class LocalFsObjectStore : IObjectStore
         IEnumerable<ObjectInfo> walk = Directory.Exists(baseDir) && !IsUnsafeBase(baseKey)
             ? Walk(baseDir, baseKey, recursive: request.Delimiter != "/", cancellationToken)
             : [];
-        if (baseKey.Length > 0 && Directory.Exists(baseDir) && !IsUnsafeBase(baseKey))
+        if (baseKey.Length > 0 && Directory.Exists(baseDir) && !IsUnsafeBase(baseKey) && IsEmptyDirectory(baseDir))
         {
-            // The directory's own marker sorts before everything inside it, as on S3.
+            // An empty directory is its own marker, which sorts before everything inside it, as on S3.
             var mtime = Directory.GetLastWriteTimeUtc(baseDir);
             walk = walk.Prepend(new ObjectInfo(baseKey, 0, MakeETag(0, mtime), mtime));
         }
@@ -122,14 +124,21 @@ public sealed class LocalFsObjectStore : IObjectStore
             string key = keyPrefix + sortKey;
             if (sortKey.EndsWith('/'))
             {
-                yield return new ObjectInfo(key, 0, MakeETag(0, info.LastWriteTimeUtc), info.LastWriteTimeUtc);
-                // Without recursion the marker alone makes the builder emit the common prefix `key`.
-                if (recursive)
+                if (IsEmptyDirectory(info.FullName))
+                {
+                    yield return new ObjectInfo(key, 0, MakeETag(0, info.LastWriteTimeUtc), info.LastWriteTimeUtc);
+                }
+                else if (recursive)
                 {
                     foreach (var child in Walk(info.FullName, key, recursive, ct))
                     {
                         yield return child;
                     }
+                }
+                else
+                {
+                    // One stand-in key inside makes the builder emit the common prefix `key`; it is never returned.
+                    yield return new ObjectInfo(key + "\uFFFF", 0, null, info.LastWriteTimeUtc);
                 }
             }
             else if (info is FileInfo fi)
@@ -139,6 +148,8 @@ public sealed class LocalFsObjectStore : IObjectStore
         }
     }
 
+    private static bool IsEmptyDirectory(string path) => !Directory.EnumerateFileSystemEntries(path).Any();
+
     /// <inheritdoc/>
     public Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken)
     {
@@ -146,7 +157,7 @@ public sealed class LocalFsObjectStore : IObjectStore
         if (key.EndsWith('/'))
         {
             var di = new DirectoryInfo(path);
-            return Task.FromResult(di.Exists ? new ObjectInfo(key, 0, MakeETag(0, di.LastWriteTimeUtc), di.LastWriteTimeUtc) : null);
+            return Task.FromResult(di.Exists && IsEmptyDirectory(path) ? new ObjectInfo(key, 0, MakeETag(0, di.LastWriteTimeUtc), di.LastWriteTimeUtc) : null);
         }
         var fi = new FileInfo(path);
         return Task.FromResult(fi.Exists ? FileInfoOf(key, fi) : null);

@@ -167,6 +167,12 @@ public sealed class S3ObjectStore : IObjectStore
         {
             throw Fail(e, key, ifMatch);
         }
+        if (ifMatch is not null && r.ETag is { } served && served != ifMatch)
+        {
+            // Some S3-compatible servers ignore If-Match; never return bytes of another version.
+            r.Dispose();
+            throw new PreconditionFailedException(key, ifMatch);
+        }
         long total = r.ContentLength;
         long offset = 0;
         if (ContentRange.TryParse(r.ContentRange, out long start, out _, out long size))
@@ -346,9 +352,41 @@ public sealed class S3ObjectStore : IObjectStore
             var head = await HeadAsync(destinationKey, cancellationToken).ConfigureAwait(false);
             return head ?? throw new ObjectNotFoundException(destinationKey);
         }
-        catch (Exception e)
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
+        {
+            // Source and destination share this bucket, so a 404 means the source is missing, or the server
+            // could not parse the (URL-encoded) x-amz-copy-source, as s3rver cannot when the key has a '/'.
+            var source = await HeadAsync(sourceKey, cancellationToken).ConfigureAwait(false) ?? throw new ObjectNotFoundException(sourceKey, e);
+            if (e.ErrorCode != "NoSuchBucket") throw Fail(e, sourceKey);
+            return await CopyThroughClientAsync(source, destinationKey, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not ObjectStoreException)
         {
             throw Fail(e, sourceKey);
+        }
+    }
+
+    /// <summary>Copies by downloading to a temporary file and uploading, keeping type, encoding and metadata.</summary>
+    private async Task<ObjectInfo> CopyThroughClientAsync(ObjectInfo source, string destinationKey, CancellationToken ct)
+    {
+        string tmp = Path.GetTempFileName();
+        try
+        {
+            await using (var file = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20, useAsync: true))
+            await using (var r = await ReadAsync(source.Key, ByteRange.All, source.ETag, ct).ConfigureAwait(false))
+            {
+                await r.Content.CopyToAsync(file, 1 << 20, ct).ConfigureAwait(false);
+            }
+            return await WriteAsync(destinationKey, ObjectContent.FromFile(tmp), new ObjectWriteOptions
+            {
+                ContentType = source.ContentType,
+                ContentEncoding = source.ContentEncoding,
+                Metadata = source.Metadata,
+            }, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            File.Delete(tmp);
         }
     }
 

@@ -1,0 +1,126 @@
+using System.Diagnostics;
+
+namespace CloudMount.Tests.Support;
+
+/// <summary>Reads /proc/self/mountinfo.</summary>
+public static class Mounts
+{
+    /// <summary>Mount points of FUSE filesystems under <paramref name="dir"/>.</summary>
+    public static List<string> OursUnder(string dir) =>
+        File.ReadLines("/proc/self/mountinfo")
+            .Select(l => l.Split(' '))
+            .Where(f => f.Length > 9 && f.SkipWhile(x => x != "-").Skip(1).FirstOrDefault()?.StartsWith("fuse", StringComparison.Ordinal) == true)
+            .Select(f => f[4].Replace("\\040", " "))
+            .Where(p => p.StartsWith(dir, StringComparison.Ordinal))
+            .ToList();
+
+    /// <summary>True when <paramref name="path"/> is a mount point.</summary>
+    public static bool IsMounted(string path) =>
+        File.ReadLines("/proc/self/mountinfo").Any(l => l.Split(' ') is { Length: > 4 } f && f[4] == path);
+}
+
+/// <summary>
+/// A running <c>cloudmount mount</c> process for a test: starts it, waits until the mount point is mounted,
+/// and on dispose sends SIGINT, waits for a clean exit and checks that the mount is gone.
+/// </summary>
+public sealed class MountProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly System.Text.StringBuilder _stderr = new();
+    private readonly System.Text.StringBuilder _stdout = new();
+
+    private MountProcess(Process p, string mountPoint)
+    {
+        _process = p;
+        MountPoint = mountPoint;
+    }
+
+    public string MountPoint { get; }
+
+    /// <summary>What the mount printed to stderr so far.</summary>
+    public string Stderr
+    {
+        get { lock (_stderr) return _stderr.ToString(); }
+    }
+
+    /// <summary>Exit code once stopped.</summary>
+    public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
+
+    /// <summary>Starts <c>cloudmount mount URL MOUNTPOINT args...</c> and waits for the mount.</summary>
+    public static async Task<MountProcess> StartAsync(string url, string mountPoint, IEnumerable<string>? extraArgs = null, IDictionary<string, string?>? env = null)
+    {
+        Directory.CreateDirectory(mountPoint);
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, WorkingDirectory = Paths.Scratch };
+        psi.ArgumentList.Add(Paths.CloudMountDll);
+        psi.ArgumentList.Add("mount");
+        psi.ArgumentList.Add(url);
+        psi.ArgumentList.Add(mountPoint);
+        psi.ArgumentList.Add("--cache-dir");
+        psi.ArgumentList.Add(Path.Combine(Paths.Scratch, "cache"));
+        foreach (var a in extraArgs ?? []) psi.ArgumentList.Add(a);
+        foreach (var (k, v) in env ?? new Dictionary<string, string?>())
+        {
+            if (v is null) psi.Environment.Remove(k); else psi.Environment[k] = v;
+        }
+        var p = Process.Start(psi)!;
+        var m = new MountProcess(p, mountPoint);
+        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (m._stderr) m._stderr.AppendLine(e.Data); };
+        p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (m._stdout) m._stdout.AppendLine(e.Data); };
+        p.BeginErrorReadLine();
+        p.BeginOutputReadLine();
+        var sw = Stopwatch.StartNew();
+        while (!m.Stderr.Contains("mounted ", StringComparison.Ordinal))
+        {
+            if (p.HasExited)
+            {
+                throw new InvalidOperationException($"cloudmount exited with {p.ExitCode} before mounting:\n{m.Stderr}");
+            }
+            if (sw.Elapsed > TimeSpan.FromSeconds(30))
+            {
+                p.Kill(true);
+                throw new InvalidOperationException($"cloudmount did not mount within 30 s:\n{m.Stderr}");
+            }
+            await Task.Delay(50);
+        }
+        Assert.That(Mounts.IsMounted(mountPoint), $"{mountPoint} not in mountinfo after 'mounted' was logged");
+        return m;
+    }
+
+    /// <summary>Sends SIGINT and waits for the process to unmount and exit; returns its stderr.</summary>
+    public async Task<string> StopAsync()
+    {
+        if (!_process.HasExited)
+        {
+            await ProcessRunner.RunAsync("kill", ["-INT", _process.Id.ToString()]);
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            try
+            {
+                await _process.WaitForExitAsync(cts.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                _process.Kill(true);
+                await ProcessRunner.BashAsync($"fusermount3 -u -z {ProcessRunner.Q(MountPoint)}");
+                throw new AssertionException($"cloudmount did not exit within 30 s of SIGINT:\n{Stderr}");
+            }
+        }
+        _process.WaitForExit();
+        return Stderr;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await StopAsync();
+        }
+        finally
+        {
+            if (Mounts.IsMounted(MountPoint))
+            {
+                await ProcessRunner.BashAsync($"fusermount3 -u -z {ProcessRunner.Q(MountPoint)}");
+            }
+            _process.Dispose();
+        }
+    }
+}

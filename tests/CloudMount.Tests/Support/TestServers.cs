@@ -1,0 +1,165 @@
+using System.Net;
+using System.Net.Sockets;
+using Amazon.Runtime;
+using Amazon.S3;
+using Amazon.S3.Model;
+
+namespace CloudMount.Tests.Support;
+
+/// <summary>One S3 server running on 127.0.0.1 for the tests: its endpoint, credentials and a raw SDK client.</summary>
+public sealed class S3Server(string name, Uri endpoint, string accessKey, string secretKey, string stopCommand)
+{
+    /// <summary>"swift" or "s3rver".</summary>
+    public string Name { get; } = name;
+    public Uri Endpoint { get; } = endpoint;
+    public string AccessKey { get; } = accessKey;
+    public string SecretKey { get; } = secretKey;
+    internal string StopCommand { get; } = stopCommand;
+
+    /// <summary>Environment for a cloudmount process talking to this server.</summary>
+    public Dictionary<string, string?> Env => new()
+    {
+        ["AWS_ACCESS_KEY_ID"] = AccessKey,
+        ["AWS_SECRET_ACCESS_KEY"] = SecretKey,
+        ["AWS_REGION"] = "us-east-1",
+        ["HOME"] = Paths.Scratch,
+    };
+
+    /// <summary>
+    /// A plain AWS SDK client: "another client" that writes beside the mount, independent of CloudMount's code.
+    /// </summary>
+    public AmazonS3Client NewClient() => new(new BasicAWSCredentials(AccessKey, SecretKey), new AmazonS3Config
+    {
+        ServiceURL = Endpoint.ToString(),
+        ForcePathStyle = true,
+        AuthenticationRegion = "us-east-1",
+        RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
+        ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
+    });
+
+    /// <summary>Creates a fresh bucket with a unique name.</summary>
+    public async Task<string> NewBucketAsync(string hint)
+    {
+        string bucket = $"{hint}-{Guid.NewGuid():n}"[..Math.Min(40, hint.Length + 13)].ToLowerInvariant();
+        using var c = NewClient();
+        await c.PutBucketAsync(new PutBucketRequest { BucketName = bucket });
+        return bucket;
+    }
+
+    /// <summary>Writes an object with the raw SDK.</summary>
+    public async Task PutAsync(string bucket, string key, byte[] data)
+    {
+        using var c = NewClient();
+        await c.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = key, InputStream = new MemoryStream(data), UseChunkEncoding = false });
+    }
+
+    /// <summary>Reads an object with the raw SDK, or null when missing.</summary>
+    public async Task<byte[]?> GetAsync(string bucket, string key)
+    {
+        using var c = NewClient();
+        try
+        {
+            using var r = await c.GetObjectAsync(bucket, key);
+            using var ms = new MemoryStream();
+            await r.ResponseStream.CopyToAsync(ms);
+            return ms.ToArray();
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Every key in a bucket, with the raw SDK.</summary>
+    public async Task<List<string>> KeysAsync(string bucket, string prefix = "")
+    {
+        using var c = NewClient();
+        var keys = new List<string>();
+        string? token = null;
+        do
+        {
+            var r = await c.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket, Prefix = prefix, ContinuationToken = token });
+            keys.AddRange((r.S3Objects ?? []).Select(o => o.Key));
+            token = r.IsTruncated == true ? r.NextContinuationToken : null;
+        }
+        while (token is not null);
+        return keys;
+    }
+}
+
+/// <summary>
+/// Starts the real servers the tests need, once per run, through the project's scripts in tests/servers,
+/// and stops them at the end (<see cref="GlobalSetup"/>). Nothing is started by hand.
+/// </summary>
+public static class TestServers
+{
+    private static readonly Lazy<Task<S3Server>> SwiftServer = new(() => StartSwiftAsync());
+    private static readonly Lazy<Task<S3Server>> S3rverServer = new(() => StartS3rverAsync());
+    private static readonly List<S3Server> Started = [];
+
+    /// <summary>OpenStack Swift with s3api (Debian packages): the most faithful S3 here.</summary>
+    public static Task<S3Server> Swift => SwiftServer.Value;
+
+    /// <summary>s3rver (npm): light, with known bugs (see shared/TEST-SERVERS.md).</summary>
+    public static Task<S3Server> S3rver => S3rverServer.Value;
+
+    private static async Task<S3Server> StartSwiftAsync()
+    {
+        int port = FreePortRange(5);
+        string state = Paths.NewDir("swift");
+        string script = Path.Combine(Paths.Repo, "tests", "servers", "swift.sh");
+        var r = await ProcessRunner.RunAsync(script, ["start", state, port.ToString()], timeout: TimeSpan.FromMinutes(2));
+        var server = new S3Server("swift", new Uri($"http://127.0.0.1:{port}"), "test:tester", "testing", $"{ProcessRunner.Q(script)} stop {ProcessRunner.Q(state)}");
+        lock (Started) Started.Add(server);
+        if (r.ExitCode != 0) throw new InvalidOperationException($"Swift did not start: {r}");
+        return server;
+    }
+
+    private static async Task<S3Server> StartS3rverAsync()
+    {
+        int port = FreePortRange(1);
+        string state = Paths.NewDir("s3rver");
+        string script = Path.Combine(Paths.Repo, "tests", "servers", "s3rver.sh");
+        var r = await ProcessRunner.RunAsync(script, ["start", state, port.ToString()], timeout: TimeSpan.FromMinutes(3));
+        var server = new S3Server("s3rver", new Uri($"http://127.0.0.1:{port}"), "S3RVER", "S3RVER", $"{ProcessRunner.Q(script)} stop {ProcessRunner.Q(state)}");
+        lock (Started) Started.Add(server);
+        if (r.ExitCode != 0) throw new InvalidOperationException($"s3rver did not start: {r}");
+        return server;
+    }
+
+    /// <summary>Stops every server this run started.</summary>
+    public static async Task StopAllAsync()
+    {
+        List<S3Server> all;
+        lock (Started) all = [.. Started];
+        foreach (var s in all)
+        {
+            await ProcessRunner.BashAsync(s.StopCommand, timeout: TimeSpan.FromSeconds(30));
+        }
+    }
+
+    /// <summary>A base port with <paramref name="count"/> consecutive free ports on 127.0.0.1.</summary>
+    public static int FreePortRange(int count)
+    {
+        for (int attempt = 0; attempt < 200; attempt++)
+        {
+            int basePort = Random.Shared.Next(20000, 60000);
+            if (Enumerable.Range(basePort, count).All(IsFree)) return basePort;
+        }
+        throw new InvalidOperationException("no free port range");
+    }
+
+    private static bool IsFree(int port)
+    {
+        try
+        {
+            using var l = new TcpListener(IPAddress.Loopback, port);
+            l.Start();
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+}
