@@ -11,8 +11,9 @@ namespace CloudMount.Core.Reading;
 /// <remarks>
 /// <para>Algorithm (after mountpoint-s3's prefetcher): the file is covered by a list of contiguous
 /// <em>parts</em>, each one range GET streaming into a pooled buffer. A read inside the covered range, or a
-/// short forward jump past it, is sequential: the window (bytes kept ahead of the reader) doubles, from
-/// <see cref="ReadAheadOptions.InitialWindowBytes"/> up to <see cref="ReadAheadOptions.MaxWindowBytes"/>, and new
+/// short forward jump past it, is sequential: the window (bytes kept ahead of the reader) doubles each time the
+/// reader has consumed half of it, from <see cref="ReadAheadOptions.InitialWindowBytes"/> up to
+/// <see cref="ReadAheadOptions.MaxWindowBytes"/>, and new
 /// parts of up to <see cref="ReadAheadOptions.PartBytes"/> are started once at least one part's worth (or the
 /// whole window, while it is smaller) is missing, so requests stay large. Any other read is random: every part
 /// is dropped and the window starts again at its initial size from the read's offset. Readers wait only for
@@ -35,6 +36,7 @@ public sealed class Prefetcher : IAsyncDisposable
     private readonly Lock _lock = new();
     private readonly List<Part> _parts = [];    // protected by _lock; contiguous and ascending
     private long _window;                         // protected by _lock
+    private long _consumedSinceGrowth;            // protected by _lock
     private long _requests;
 
     /// <summary>Creates a prefetcher for one open file.</summary>
@@ -127,7 +129,13 @@ public sealed class Prefetcher : IAsyncDisposable
             && offset <= _parts[^1].End + _options.ForwardSeekToleranceBytes;
         if (sequential)
         {
-            _window = Math.Min(_window * 2, _options.MaxWindowBytes);
+            // Grow once the reader has used half the window, so a short read of a big file fetches little.
+            _consumedSinceGrowth += end - offset;
+            if (_consumedSinceGrowth >= _window / 2 && _window < _options.MaxWindowBytes)
+            {
+                _window = Math.Min(_window * 2, _options.MaxWindowBytes);
+                _consumedSinceGrowth = 0;
+            }
             while (_parts.Count > 0 && _parts[0].End <= offset - _options.KeepBehindBytes)
             {
                 _parts[0].Drop();
@@ -142,6 +150,7 @@ public sealed class Prefetcher : IAsyncDisposable
             }
             _parts.Clear();
             _window = _options.InitialWindowBytes;
+            _consumedSinceGrowth = end - offset;
         }
 
         long target = Math.Min(_size, Math.Max(end, offset + _window));
