@@ -11,6 +11,7 @@ internal sealed class CommonOptions
     public Option<string?> Region { get; } = new("--region") { Description = "Region for signing and for the AWS endpoint (default: from credentials, AWS_REGION, or us-east-1)" };
     public Option<bool> NoSignRequest { get; } = new("--no-sign-request") { Description = "Send unsigned requests (public buckets)" };
     public Option<bool> Verbose { get; } = new("--verbose", "-v") { Description = "Log every retry and more detail" };
+    public Option<int> Retries { get; } = new("--retries") { Description = "Attempts per request before an error is reported (exponential random backoff, 0.5 s doubling to 60 s)", DefaultValueFactory = _ => 7 };
 
     public void AddTo(Command command)
     {
@@ -18,6 +19,7 @@ internal sealed class CommonOptions
         command.Options.Add(Region);
         command.Options.Add(NoSignRequest);
         command.Options.Add(Verbose);
+        command.Options.Add(Retries);
     }
 
     /// <summary>Builds connection options from a parse result.</summary>
@@ -32,8 +34,14 @@ internal sealed class CommonOptions
                 throw new UsageException($"--endpoint '{e}' is not an http:// or https:// URL");
             }
         }
+        int retries = parse.GetValue(Retries);
+        if (retries < 1)
+        {
+            throw new UsageException("--retries must be at least 1");
+        }
         return new StoreConnectOptions
         {
+            Retry = Core.Storage.Decorators.RetryPolicy.Default with { MaxAttempts = retries },
             Endpoint = endpoint,
             Region = parse.GetValue(Region),
             Anonymous = parse.GetValue(NoSignRequest),

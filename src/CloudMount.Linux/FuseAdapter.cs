@@ -1,4 +1,4 @@
-using System.Buffers;
+using CloudMount.Core;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -401,7 +401,7 @@ internal sealed partial class FuseAdapter
 
     private async ValueTask ReadAsync(nint req, ulong fh, int size, long off)
     {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(size);
+        byte[] buffer = BufferPool.Shared.Rent(size);
         try
         {
             int n = await _fs.ReadAsync(fh, off, buffer.AsMemory(0, size), _shutdown).ConfigureAwait(false);
@@ -409,7 +409,7 @@ internal sealed partial class FuseAdapter
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            BufferPool.Shared.Return(buffer);
         }
     }
 
@@ -427,7 +427,7 @@ internal sealed partial class FuseAdapter
         ulong fh = fi->Fh;
         int n = (int)size;
         // The kernel's buffer is only valid during this call: copy it before going asynchronous.
-        byte[] copy = ArrayPool<byte>.Shared.Rent(n);
+        byte[] copy = BufferPool.Shared.Rent(n);
         new ReadOnlySpan<byte>(buf, n).CopyTo(copy);
         Guard(req, "write", a => a.Run(req, a.WriteAsync(req, fh, copy, n, off), "write"));
     }
@@ -441,7 +441,7 @@ internal sealed partial class FuseAdapter
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(data);
+            BufferPool.Shared.Return(data);
         }
     }
 

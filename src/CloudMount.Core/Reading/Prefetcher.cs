@@ -1,4 +1,3 @@
-using System.Buffers;
 using CloudMount.Core.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -252,7 +251,7 @@ public sealed class Prefetcher : IAsyncDisposable
         public long Start { get; } = start;
         public long Length { get; } = length;
         public long End => Start + Length;
-        public byte[] Buffer { get; } = ArrayPool<byte>.Shared.Rent((int)length);
+        public byte[] Buffer { get; } = BufferPool.Shared.Rent((int)length);
         private readonly TaskCompletionSource _fetched = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public CancellationTokenSource Cancellation { get; } = new();
@@ -326,7 +325,7 @@ public sealed class Prefetcher : IAsyncDisposable
             if (Interlocked.Decrement(ref _refs) == 0)
             {
                 // The fetch may still be unwinding after cancellation; return the buffer once it has.
-                Fetched.ContinueWith(static (_, state) => ArrayPool<byte>.Shared.Return((byte[])state!), Buffer,
+                Fetched.ContinueWith(static (_, state) => BufferPool.Shared.Return((byte[])state!), Buffer,
                     CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             }
         }

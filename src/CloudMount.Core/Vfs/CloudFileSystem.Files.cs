@@ -132,7 +132,7 @@ public sealed partial class CloudFileSystem
         string key = FileKey(n);
         await using (var r = await _store.ReadAsync(key, ByteRange.All, w.RemoteETag, ct).ConfigureAwait(false))
         {
-            byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
+            byte[] buffer = BufferPool.Shared.Rent(1 << 20);
             try
             {
                 long offset = 0;
@@ -150,7 +150,7 @@ public sealed partial class CloudFileSystem
             }
             finally
             {
-                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                BufferPool.Shared.Return(buffer);
             }
         }
         w.Hydrated = true;

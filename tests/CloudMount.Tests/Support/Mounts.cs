@@ -37,6 +37,9 @@ public sealed class MountProcess : IAsyncDisposable
 
     public string MountPoint { get; }
 
+    /// <summary>The cloudmount process id.</summary>
+    public int Pid => _process.Id;
+
     /// <summary>What the mount printed to stderr so far.</summary>
     public string Stderr
     {
@@ -44,7 +47,7 @@ public sealed class MountProcess : IAsyncDisposable
     }
 
     /// <summary>Exit code once stopped.</summary>
-    public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
+    public int? ExitCode { get; private set; }
 
     /// <summary>Starts <c>cloudmount mount URL MOUNTPOINT args...</c> and waits for the mount.</summary>
     public static async Task<MountProcess> StartAsync(string url, string mountPoint, IEnumerable<string>? extraArgs = null, IDictionary<string, string?>? env = null)
@@ -55,9 +58,12 @@ public sealed class MountProcess : IAsyncDisposable
         psi.ArgumentList.Add("mount");
         psi.ArgumentList.Add(url);
         psi.ArgumentList.Add(mountPoint);
-        psi.ArgumentList.Add("--cache-dir");
-        psi.ArgumentList.Add(Path.Combine(Paths.Scratch, "cache"));
-        foreach (var a in extraArgs ?? []) psi.ArgumentList.Add(a);
+        var extra = (extraArgs ?? []).ToList();
+        if (!extra.Contains("--cache-dir"))
+        {
+            extra.AddRange(["--cache-dir", Path.Combine(Paths.Scratch, "cache")]);
+        }
+        foreach (var a in extra) psi.ArgumentList.Add(a);
         foreach (var (k, v) in env ?? new Dictionary<string, string?>())
         {
             if (v is null) psi.Environment.Remove(k); else psi.Environment[k] = v;
@@ -105,6 +111,7 @@ public sealed class MountProcess : IAsyncDisposable
             }
         }
         _process.WaitForExit();
+        ExitCode = _process.ExitCode;
         return Stderr;
     }
 

@@ -1,0 +1,74 @@
+# Shared helpers for the benchmarks: build, servers on 127.0.0.1, mounts, timing. Sourced, not run.
+# Everything started here is stopped by bench_cleanup (installed as an EXIT trap by bench_init).
+
+BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CM="$BENCH_ROOT/artifacts/cloudmount/cloudmount"
+
+bench_init() {
+  BENCH_STATE=$(mktemp -d /tmp/cloudmount-bench-XXXXXX)
+  BENCH_MOUNTS=()
+  trap bench_cleanup EXIT
+  "$BENCH_ROOT/scripts/install-test-deps.sh"
+  dotnet publish "$BENCH_ROOT/src/CloudMount.Cli" -c Release -o "$BENCH_ROOT/artifacts/cloudmount" --nologo -v quiet
+}
+
+bench_cleanup() {
+  for m in "${BENCH_MOUNTS[@]:-}"; do [ -n "$m" ] && fusermount3 -u -z "$m" 2>/dev/null; done
+  "$BENCH_ROOT/tests/servers/swift.sh" stop "$BENCH_STATE/swift" 2>/dev/null || true
+  "$BENCH_ROOT/tests/servers/s3rver.sh" stop "$BENCH_STATE/s3rver" 2>/dev/null || true
+  pkill -f "$BENCH_STATE" 2>/dev/null || true
+  rm -rf "$BENCH_STATE"
+}
+
+free_port() { python3 -c 'import socket,random
+while True:
+    p=random.randint(20000,60000)
+    try:
+        for q in range(p,p+5):
+            s=socket.socket(); s.bind(("127.0.0.1",q)); s.close()
+        print(p); break
+    except OSError: pass'; }
+
+# start_swift BUCKET...: sets SWIFT_PORT, SWIFT_ENV (for env), SWIFT_TOKEN
+start_swift() {
+  SWIFT_PORT=$(free_port)
+  "$BENCH_ROOT/tests/servers/swift.sh" start "$BENCH_STATE/swift" "$SWIFT_PORT" "$@"
+  SWIFT_ENV="AWS_ACCESS_KEY_ID=test:tester AWS_SECRET_ACCESS_KEY=testing"
+  SWIFT_TOKEN=$(curl -s -D - -o /dev/null -H 'X-Auth-User: test:tester' -H 'X-Auth-Key: testing' \
+    "http://127.0.0.1:$SWIFT_PORT/auth/v1.0" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-auth-token"{print $2}')
+}
+
+# start_s3rver BUCKET...: sets S3RVER_PORT, S3RVER_ENV
+start_s3rver() {
+  S3RVER_PORT=$(free_port)
+  "$BENCH_ROOT/tests/servers/s3rver.sh" start "$BENCH_STATE/s3rver" "$S3RVER_PORT" "$@"
+  S3RVER_ENV="AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER"
+}
+
+drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
+
+now() { date +%s.%N; }
+
+# mount_cm ENV URL DIR LOG [ARGS...]: starts a mount in the background and waits for it
+mount_cm() {
+  local env=$1 url=$2 dir=$3 log=$4; shift 4
+  mkdir -p "$dir"
+  env $env "$CM" mount "$url" "$dir" --cache-dir "$BENCH_STATE/cache" "$@" > "$log" 2>&1 &
+  BENCH_MOUNTS+=("$dir")
+  for _ in $(seq 1 200); do grep -q "mounted " "$log" && return 0; sleep 0.1; done
+  echo "mount of $url failed:" >&2; cat "$log" >&2; return 1
+}
+
+# unmount_cm DIR LOG: unmounts and waits for the process to print its request line
+unmount_cm() {
+  local dir=$1 log=$2
+  fusermount3 -u "$dir"
+  for _ in $(seq 1 200); do grep -q "unmounted " "$log" && return 0; sleep 0.1; done
+  echo "unmount of $dir did not finish" >&2; return 1
+}
+
+requests_line() { grep -o "requests: .*" "$1" | tail -1; }
+
+median() { python3 -c 'import sys,statistics; print("%.1f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
+ratio() { python3 -c 'import sys; print("%.2f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$1" "$2"; }
+mibps() { python3 -c 'import sys; print("%.1f" % (float(sys.argv[1]) / 1048576 / float(sys.argv[2])))' "$1" "$2"; }

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# What the tests need beyond the .NET SDK, on Debian 12:
+#   fuse3                      mounts; libfuse3-dev, gcc, libc6-dev, pkg-config, binutils: the binding check
+#   swift*, memcached          OpenStack Swift with s3api, the faithful S3 server (tests/servers/swift.sh)
+#   nodejs, npm                s3rver (tests/servers/package.json)
+#   python3, curl, attr, util-linux  tools the tests drive the mount with
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+pkgs=(fuse3 libfuse3-3 libfuse3-dev gcc libc6-dev pkg-config binutils python3 curl attr util-linux
+      swift swift-proxy swift-account swift-container swift-object memcached)
+command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+"$here/apt-install.sh" "${pkgs[@]}"
+cd "$here/../tests/servers"
+if [ ! -x node_modules/.bin/s3rver ]; then
+  npm install --no-audit --no-fund --silent >/dev/null
+fi

@@ -1,0 +1,47 @@
+using CloudMount.Tests.Support;
+
+namespace CloudMount.Tests.Fuse;
+
+[TestFixture]
+public sealed class MemoryMount : MountConformance
+{
+    protected override Task<(string, string[], Dictionary<string, string?>)> PrepareAsync() =>
+        Task.FromResult(("mem://fuse", Array.Empty<string>(), new Dictionary<string, string?>()));
+}
+
+[TestFixture]
+public sealed class LocalFsMount : SharedBucketConformance
+{
+    protected override Task<(string, string[], Dictionary<string, string?>)> PrepareAsync()
+    {
+        string root = Paths.NewDir("bucket");
+        Beside = new LocalBesideClient(root);
+        return Task.FromResult(("file://" + root, Array.Empty<string>(), new Dictionary<string, string?>()));
+    }
+}
+
+[TestFixture]
+public sealed class SwiftS3Mount : SharedBucketConformance
+{
+    protected override async Task<(string, string[], Dictionary<string, string?>)> PrepareAsync()
+    {
+        var server = await TestServers.Swift;
+        string bucket = await server.NewBucketAsync("mount");
+        Beside = new S3BesideClient(server, bucket);
+        return ($"s3://{bucket}", ["--endpoint", server.Endpoint.ToString()], server.Env);
+    }
+}
+
+[TestFixture]
+public sealed class S3rverMount : SharedBucketConformance
+{
+    protected override bool ListsFoldersHoldingOnlyFolders => false;
+
+    protected override async Task<(string, string[], Dictionary<string, string?>)> PrepareAsync()
+    {
+        var server = await TestServers.S3rver;
+        string bucket = await server.NewBucketAsync("mount");
+        Beside = new S3BesideClient(server, bucket);
+        return ($"s3://{bucket}", ["--endpoint", server.Endpoint.ToString()], server.Env);
+    }
+}
