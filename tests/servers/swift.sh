@@ -51,31 +51,21 @@ log_level = WARNING
 log_udp_host = 127.0.0.1
 log_udp_port = 9
 "
-cat > "$etc/account-server.conf" <<CONF
+for s in account container object; do
+  case $s in account) p=$acct ;; container) p=$cont ;; object) p=$obj ;; esac
+  extra=""
+  # Keeps container listings current right after a PUT on a loaded machine.
+  [ $s = object ] && extra="container_update_timeout = 10"
+  cat > "$etc/$s-server.conf" <<CONF
 $common
-bind_port = $acct
+bind_port = $p
 [pipeline:main]
-pipeline = account-server
-[app:account-server]
-use = egg:swift#account
+pipeline = $s-server
+[app:$s-server]
+use = egg:swift#$s
+$extra
 CONF
-cat > "$etc/container-server.conf" <<CONF
-$common
-bind_port = $cont
-[pipeline:main]
-pipeline = container-server
-[app:container-server]
-use = egg:swift#container
-CONF
-cat > "$etc/object-server.conf" <<CONF
-$common
-bind_port = $obj
-[pipeline:main]
-pipeline = object-server
-[app:object-server]
-use = egg:swift#object
-container_update_timeout = 10
-CONF
+done
 cat > "$etc/proxy-server.conf" <<CONF
 [DEFAULT]
 bind_ip = 127.0.0.1

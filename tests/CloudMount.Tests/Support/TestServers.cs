@@ -103,27 +103,20 @@ public static class TestServers
     /// <summary>s3rver (npm): light, with known bugs (see shared/TEST-SERVERS.md).</summary>
     public static Task<S3Server> S3rver => S3rverServer.Value;
 
-    private static async Task<S3Server> StartSwiftAsync()
-    {
-        int port = FreePortRange(5);
-        string state = Paths.NewDir("swift");
-        string script = Path.Combine(Paths.Repo, "tests", "servers", "swift.sh");
-        var r = await ProcessRunner.RunAsync(script, ["start", state, port.ToString()], timeout: TimeSpan.FromMinutes(2));
-        var server = new S3Server("swift", new Uri($"http://127.0.0.1:{port}"), "test:tester", "testing", $"{ProcessRunner.Q(script)} stop {ProcessRunner.Q(state)}");
-        lock (Started) Started.Add(server);
-        if (r.ExitCode != 0) throw new InvalidOperationException($"Swift did not start: {r}");
-        return server;
-    }
+    private static Task<S3Server> StartSwiftAsync() => StartAsync("swift", ports: 5, "test:tester", "testing");
 
-    private static async Task<S3Server> StartS3rverAsync()
+    private static Task<S3Server> StartS3rverAsync() => StartAsync("s3rver", ports: 1, "S3RVER", "S3RVER");
+
+    /// <summary>Runs tests/servers/NAME.sh start STATE PORT and waits for it.</summary>
+    private static async Task<S3Server> StartAsync(string name, int ports, string accessKey, string secretKey)
     {
-        int port = FreePortRange(1);
-        string state = Paths.NewDir("s3rver");
-        string script = Path.Combine(Paths.Repo, "tests", "servers", "s3rver.sh");
+        int port = FreePortRange(ports);
+        string state = Paths.NewDir(name);
+        string script = Path.Combine(Paths.Repo, "tests", "servers", name + ".sh");
         var r = await ProcessRunner.RunAsync(script, ["start", state, port.ToString()], timeout: TimeSpan.FromMinutes(3));
-        var server = new S3Server("s3rver", new Uri($"http://127.0.0.1:{port}"), "S3RVER", "S3RVER", $"{ProcessRunner.Q(script)} stop {ProcessRunner.Q(state)}");
+        var server = new S3Server(name, new Uri($"http://127.0.0.1:{port}"), accessKey, secretKey, $"{ProcessRunner.Q(script)} stop {ProcessRunner.Q(state)}");
         lock (Started) Started.Add(server);
-        if (r.ExitCode != 0) throw new InvalidOperationException($"s3rver did not start: {r}");
+        if (r.ExitCode != 0) throw new InvalidOperationException($"{name} did not start: {r}");
         return server;
     }
 
