@@ -401,10 +401,10 @@ internal sealed partial class FuseAdapter
 
     private async ValueTask ReadAsync(nint req, ulong fh, int size, long off)
     {
-        byte[] buffer = BufferPool.Shared.Rent(size);
+        var buffer = BufferPool.Shared.Rent(size);
         try
         {
-            int n = await _fs.ReadAsync(fh, off, buffer.AsMemory(0, size), _shutdown).ConfigureAwait(false);
+            int n = await _fs.ReadAsync(fh, off, buffer.AsMemory(), _shutdown).ConfigureAwait(false);
             ReplyBuf(req, buffer.AsSpan(0, n));
         }
         finally
@@ -427,12 +427,12 @@ internal sealed partial class FuseAdapter
         ulong fh = fi->Fh;
         int n = (int)size;
         // The kernel's buffer is only valid during this call: copy it before going asynchronous.
-        byte[] copy = BufferPool.Shared.Rent(n);
-        new ReadOnlySpan<byte>(buf, n).CopyTo(copy);
+        var copy = BufferPool.Shared.Rent(n);
+        new ReadOnlySpan<byte>(buf, n).CopyTo(copy.AsSpan());
         Guard(req, "write", a => a.Run(req, a.WriteAsync(req, fh, copy, n, off), "write"));
     }
 
-    private async ValueTask WriteAsync(nint req, ulong fh, byte[] data, int count, long off)
+    private async ValueTask WriteAsync(nint req, ulong fh, ArraySegment<byte> data, int count, long off)
     {
         try
         {

@@ -22,6 +22,7 @@ internal static class FuseErrorMap
         FsError.NameTooLong => Errno.ENAMETOOLONG,
         FsError.BadHandle => Errno.EBADF,
         FsError.NoSpace => Errno.ENOSPC,
+        FsError.Unreachable => Errno.ENETUNREACH,
         _ => Errno.EIO,
     };
 }

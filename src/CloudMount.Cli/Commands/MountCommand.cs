@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using CloudMount.Core;
+using CloudMount.Core.Caching;
 using CloudMount.Core.Reading;
 using CloudMount.Core.Storage;
 using CloudMount.Core.Vfs;
@@ -41,13 +42,15 @@ internal static class MountCommand
         public Option<double> MetadataTtl { get; } = new("--metadata-ttl") { Description = "Seconds attributes, entries and listings are trusted", DefaultValueFactory = _ => 1.0 };
         public Option<double> NegativeTtl { get; } = new("--negative-ttl") { Description = "Seconds a missing name is trusted", DefaultValueFactory = _ => 1.0 };
         public Option<string?> CacheDir { get; } = new("--cache-dir") { Description = "Folder for staging files of writes (default: $XDG_CACHE_HOME/cloudmount or ~/.cache/cloudmount)" };
+        public Option<string> CacheSize { get; } = new("--cache-size") { Description = "Largest size of the persistent disk cache (0 turns it off)", DefaultValueFactory = _ => "10GiB" };
+        public Option<string> MemoryCacheSize { get; } = new("--memory-cache-size") { Description = "Largest size of the in-memory block cache (0 turns it off)", DefaultValueFactory = _ => "64MiB" };
         public Option<string> ReadAhead { get; } = new("--read-ahead") { Description = "Largest read-ahead window per open file", DefaultValueFactory = _ => "64MiB" };
         public Option<string> PartSize { get; } = new("--read-part-size") { Description = "Size of one range request of read-ahead", DefaultValueFactory = _ => "8MiB" };
 
         public void AddTo(Command c)
         {
             Common.AddTo(c);
-            foreach (Option o in new Option[] { ReadOnly, Uid, Gid, FileMode, DirMode, AllowOther, MetadataTtl, NegativeTtl, CacheDir, ReadAhead, PartSize })
+            foreach (Option o in new Option[] { ReadOnly, Uid, Gid, FileMode, DirMode, AllowOther, MetadataTtl, NegativeTtl, CacheDir, CacheSize, MemoryCacheSize, ReadAhead, PartSize })
             {
                 c.Options.Add(o);
             }
@@ -67,12 +70,12 @@ internal static class MountCommand
         }
     }
 
-    private static long ParseSize(string text, string option)
+    private static long ParseSize(string text, string option, bool allowZero = false)
     {
         try
         {
             long v = Bytes.Parse(text);
-            return v > 0 ? v : throw new FormatException();
+            return v > 0 || (allowZero && v == 0) ? v : throw new FormatException();
         }
         catch (Exception e) when (e is FormatException or OverflowException)
         {
@@ -102,6 +105,8 @@ internal static class MountCommand
             uint dirMode = ParseMode(parse.GetValue(o.DirMode)!, "--dir-mode");
             long readAhead = ParseSize(parse.GetValue(o.ReadAhead)!, "--read-ahead");
             long partSize = ParseSize(parse.GetValue(o.PartSize)!, "--read-part-size");
+            long cacheSize = ParseSize(parse.GetValue(o.CacheSize)!, "--cache-size", allowZero: true);
+            long memoryCacheSize = ParseSize(parse.GetValue(o.MemoryCacheSize)!, "--memory-cache-size", allowZero: true);
             double ttl = parse.GetValue(o.MetadataTtl), negTtl = parse.GetValue(o.NegativeTtl);
             if (ttl < 0 || negTtl < 0) throw new UsageException("TTLs must be zero or more seconds");
 
@@ -109,6 +114,9 @@ internal static class MountCommand
             await StoreProbe.CheckAsync(opened, TimeSpan.FromSeconds(20), ct).ConfigureAwait(false);
 
             string cacheDir = parse.GetValue(o.CacheDir) ?? DefaultCacheDir();
+            using var disk = cacheSize > 0 ? DiskCache.Open(cacheDir, cacheSize, logs.CreateLogger("cache")) : null;
+            using var memory = memoryCacheSize > 0 ? new MemoryBlockCache(memoryCacheSize) : null;
+            await using var caches = new ReadCaches(memory, disk);
             string staging = Path.Combine(cacheDir, "staging", $"{Environment.ProcessId}-{Guid.NewGuid():n}"[..24]);
             var vfsOptions = new VfsOptions
             {
@@ -122,6 +130,7 @@ internal static class MountCommand
                 NegativeTtl = TimeSpan.FromSeconds(negTtl),
                 StagingDirectory = staging,
                 ReadAhead = new ReadAheadOptions { MaxWindowBytes = readAhead, PartBytes = Math.Min(partSize, readAhead) },
+                Caches = caches,
             };
             await using var fs = new CloudFileSystem(opened.Store, vfsOptions, logs.CreateLogger("vfs"));
             await using var mount = await FuseMount.MountAsync(fs, new FuseMountOptions
@@ -166,7 +175,7 @@ internal static class MountCommand
             await mount.Completion.ConfigureAwait(false);
             await mount.DisposeAsync().ConfigureAwait(false);
             await fs.DisposeAsync().ConfigureAwait(false);
-            log.LogInformation("unmounted {MountPoint}; {Stats}", mp, opened.Stats);
+            log.LogInformation("unmounted {MountPoint}; {Stats}; {Cache}", mp, opened.Stats, caches);
             return 0;
         }
         catch (Exception e) when (ConsoleOutput.IsExpected(e))

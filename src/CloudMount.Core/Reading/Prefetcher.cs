@@ -1,3 +1,5 @@
+using CloudMount.Core.Caching;
+using CloudMount.Core.Diagnostics;
 using CloudMount.Core.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -30,6 +32,9 @@ public sealed class Prefetcher : IAsyncDisposable
     private readonly long _size;
     private readonly ReadAheadOptions _options;
     private readonly ILogger _logger;
+    private readonly ReadCaches? _caches;
+    private readonly ObjectVersion? _version;
+    private readonly BufferPool _pool;
     private readonly SemaphoreSlim _parallel;
     private readonly CancellationTokenSource _disposed = new();
     private readonly Lock _lock = new();
@@ -45,7 +50,10 @@ public sealed class Prefetcher : IAsyncDisposable
     /// <param name="size">The object's size in bytes at open; reads past it return 0 bytes.</param>
     /// <param name="options">Window and part sizes.</param>
     /// <param name="logger">For request failures.</param>
-    public Prefetcher(IObjectStore store, Func<string> key, string? etag, long size, ReadAheadOptions options, ILogger? logger = null)
+    /// <param name="caches">Cache tiers to read from and fill, or <c>null</c>; used only when <paramref name="etag"/> is known.</param>
+    /// <param name="pool">Where part buffers come from (its budget bounds read-ahead memory); <c>null</c> for <see cref="BufferPool.Shared"/>.</param>
+    public Prefetcher(IObjectStore store, Func<string> key, string? etag, long size, ReadAheadOptions options, ILogger? logger = null,
+        ReadCaches? caches = null, BufferPool? pool = null)
     {
         _store = store;
         _key = key;
@@ -53,6 +61,12 @@ public sealed class Prefetcher : IAsyncDisposable
         _size = size;
         _options = options;
         _logger = logger ?? NullLogger.Instance;
+        _pool = pool ?? BufferPool.Shared;
+        if (caches is not null && etag is not null)
+        {
+            _caches = caches;
+            _version = new ObjectVersion(store.Name, key(), etag, size);
+        }
         _window = options.InitialWindowBytes;
         _parallel = new SemaphoreSlim(Math.Max(1, options.MaxParallelParts));
     }
@@ -134,6 +148,7 @@ public sealed class Prefetcher : IAsyncDisposable
             {
                 _window = Math.Min(_window * 2, _options.MaxWindowBytes);
                 _consumedSinceGrowth = 0;
+                CloudMountMetrics.PrefetchWindow.Record(_window);
             }
             while (_parts.Count > 0 && _parts[0].End <= offset - _options.KeepBehindBytes)
             {
@@ -152,15 +167,23 @@ public sealed class Prefetcher : IAsyncDisposable
             _consumedSinceGrowth = end - offset;
         }
 
-        long target = Math.Min(_size, Math.Max(end, offset + _window));
-        long next = _parts.Count > 0 ? _parts[^1].End : offset;
-        long minimum = Math.Min(_options.PartBytes, _window);
+        const long block = ObjectVersion.BlockSize;
+        long target = Math.Min(_size, AlignUp(Math.Max(end, offset + _window), block));
+        long next = _parts.Count > 0 ? _parts[^1].End : offset / block * block;
+        long partBytes = Math.Max(block, _options.PartBytes / block * block);
+        long minimum = Math.Min(partBytes, _window);
         // Start parts while the missing tail is at least one part (or reaches the end of the object),
-        // and always cover the bytes this read needs.
+        // and always cover the bytes this read needs. Read-ahead beyond them only while the buffer budget allows.
         while (next < target && (next < end || target - next >= minimum || target == _size))
         {
-            long length = Math.Min(_options.PartBytes, target - next);
-            var part = new Part(next, length);
+            long length = Math.Min(partBytes, target - next);
+            bool needed = next < end;
+            ArraySegment<byte>? buffer = needed ? _pool.Rent((int)length) : _pool.TryRent((int)length);
+            if (buffer is not { } segment)
+            {
+                break; // over budget: read-ahead waits for buffers to come back
+            }
+            var part = new Part(next, length, segment, _pool, random: !sequential);
             _parts.Add(part);
             started.Add(part);
             Interlocked.Increment(ref _requests);
@@ -169,30 +192,48 @@ public sealed class Prefetcher : IAsyncDisposable
         return started;
     }
 
+    private static long AlignUp(long value, long alignment) => (value + alignment - 1) / alignment * alignment;
+
     private async Task FetchAsync(Part part)
     {
         var ct = part.Cancellation.Token;
-        bool entered = false;
         try
         {
-            await _parallel.WaitAsync(ct).ConfigureAwait(false);
-            entered = true;
-            string key = _key();
-            await using var result = await _store.ReadAsync(key, new ByteRange(part.Start, part.Length), _etag, ct).ConfigureAwait(false);
-            if (_etag is not null && result.Info.ETag is { } got && got != _etag)
+            const int block = ObjectVersion.BlockSize;
+            long first = part.Start / block;
+            int blocks = (int)((part.Length + block - 1) / block);
+            int i = 0;
+            while (i < blocks)
             {
-                // Some servers ignore If-Match; never hand out bytes of another version.
-                throw new PreconditionFailedException(key, _etag);
-            }
-            while (part.Filled < part.Length)
-            {
-                int chunk = (int)Math.Min(256 * 1024, part.Length - part.Filled);
-                int n = await result.Content.ReadAsync(part.Buffer.AsMemory(part.Filled, chunk), ct).ConfigureAwait(false);
-                if (n == 0)
+                int at = i * block;
+                int length = (int)Math.Min(block, part.Length - at);
+                if (_version is { } v && _caches!.TryRead(v, first + i, part.Buffer.Slice(at, length)))
                 {
-                    throw new InvalidResponseException($"{key}: body ended at byte {part.Start + part.Filled}, expected {part.End}");
+                    part.Advance(length);
+                    i++;
+                    continue;
                 }
-                part.Advance(n);
+                // A run of blocks no cache holds: one range request.
+                int j = i + 1;
+                while (j < blocks && !(_version is { } w && _caches!.Contains(w, first + j))) j++;
+                int runEnd = (int)Math.Min(part.Length, (long)j * block);
+                await _parallel.WaitAsync(ct).ConfigureAwait(false);
+                try
+                {
+                    await FetchRangeAsync(part, at, runEnd, ct).ConfigureAwait(false);
+                }
+                finally
+                {
+                    _parallel.Release();
+                }
+                if (_version is { } fetched)
+                {
+                    // The cache writer holds a reference to the part's buffer until the bytes are on disk.
+                    part.AddRef();
+                    _caches!.Store(fetched, first + i, part.Buffer.Slice(at, runEnd - at),
+                        inMemory: part.Random || _size <= 8 * ObjectVersion.BlockSize, release: part.Release);
+                }
+                i = j;
             }
             part.Complete();
         }
@@ -206,11 +247,31 @@ public sealed class Prefetcher : IAsyncDisposable
         }
         finally
         {
-            if (entered)
-            {
-                _parallel.Release();
-            }
             part.FetchFinished();
+        }
+    }
+
+    /// <summary>Streams bytes [<paramref name="from"/>, <paramref name="to"/>) of the part from the store into its buffer.</summary>
+    private async Task FetchRangeAsync(Part part, int from, int to, CancellationToken ct)
+    {
+        string key = _key();
+        await using var result = await _store.ReadAsync(key, new ByteRange(part.Start + from, to - from), _etag, ct).ConfigureAwait(false);
+        if (_etag is not null && result.Info.ETag is { } got && got != _etag)
+        {
+            // Some servers ignore If-Match; never hand out bytes of another version.
+            throw new PreconditionFailedException(key, _etag);
+        }
+        int filled = from;
+        while (filled < to)
+        {
+            int chunk = Math.Min(256 * 1024, to - filled);
+            int n = await result.Content.ReadAsync(part.Buffer.AsMemory(filled, chunk), ct).ConfigureAwait(false);
+            if (n == 0)
+            {
+                throw new InvalidResponseException($"{key}: body ended at byte {part.Start + filled}, expected {part.Start + to}");
+            }
+            filled += n;
+            part.Advance(n);
         }
     }
 
@@ -236,30 +297,38 @@ public sealed class Prefetcher : IAsyncDisposable
     }
 
     /// <summary>
-    /// One range request and its buffer. The buffer goes back to the pool once the part is dropped, no reader
-    /// holds a reference, and the fetch has finished writing to it.
+    /// One range request and its buffer. References: the part list holds one, the fetch holds one until it ends,
+    /// each reader copying from it holds one, and the cache writer holds one until the bytes are on disk. The
+    /// buffer goes back to the pool when the last is released, which can only be after the fetch has ended.
     /// </summary>
-    private sealed class Part(long start, long length)
+    private sealed class Part(long start, long length, ArraySegment<byte> buffer, BufferPool pool, bool random)
     {
         private readonly Lock _sync = new();
         private TaskCompletionSource _progress = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private Exception? _error;
         private bool _complete;
-        private int _refs = 1;   // the part list's own reference
+        private int _refs = 2;   // the part list's and the fetch's
         private int _filled;
-
-        public long Start { get; } = start;
-        public long Length { get; } = length;
-        public long End => Start + Length;
-        public byte[] Buffer { get; } = BufferPool.Shared.Rent((int)length);
         private readonly TaskCompletionSource _fetched = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public CancellationTokenSource Cancellation { get; } = new();
 
-        /// <summary>Completes when the fetch no longer touches the buffer (it may never have started).</summary>
+        /// <summary>Completes when the fetch no longer touches the buffer.</summary>
         public Task Fetched => _fetched.Task;
 
-        public void FetchFinished() => _fetched.TrySetResult();
+        /// <summary>Called once by the fetch when it ends: drops the fetch's reference.</summary>
+        public void FetchFinished()
+        {
+            _fetched.TrySetResult();
+            Release();
+        }
+
+        public long Start { get; } = start;
+        public long Length { get; } = length;
+        public long End => Start + Length;
+        public ArraySegment<byte> Buffer { get; } = buffer;
+        /// <summary>Fetched for a random read (its blocks are worth keeping in memory).</summary>
+        public bool Random { get; } = random;
         public int Filled => Volatile.Read(ref _filled);
 
         public bool IsFaulted
@@ -322,12 +391,12 @@ public sealed class Prefetcher : IAsyncDisposable
 
         public void Release()
         {
-            if (Interlocked.Decrement(ref _refs) == 0)
+            int left = Interlocked.Decrement(ref _refs);
+            if (left == 0)
             {
-                // The fetch may still be unwinding after cancellation; return the buffer once it has.
-                Fetched.ContinueWith(static (_, state) => BufferPool.Shared.Return((byte[])state!), Buffer,
-                    CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                pool.Return(Buffer);
             }
+            System.Diagnostics.Debug.Assert(left >= 0, "part released more often than referenced");
         }
 
         public void Drop()

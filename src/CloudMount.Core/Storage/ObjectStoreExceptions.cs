@@ -55,6 +55,24 @@ public sealed class TransientStoreException(string message, Exception? inner = n
     public override bool IsTransient => true;
 }
 
+/// <summary>
+/// The store could not be reached at all: connection refused or reset, name resolution failed, or no answer in
+/// time. Transient; several in a row open the circuit breaker, after which requests fail fast with
+/// <see cref="StoreUnavailableException"/> until the store answers again.
+/// </summary>
+public sealed class ConnectionFailedException(string message, Exception? inner = null) : ObjectStoreException(message, inner)
+{
+    /// <inheritdoc/>
+    public override bool IsTransient => true;
+}
+
+/// <summary>
+/// The store has been unreachable for several requests in a row; this request was not sent. The mount serves
+/// what its caches hold and tries the store again after a pause (circuit breaker).
+/// </summary>
+public sealed class StoreUnavailableException(string store, Exception? inner = null)
+    : ObjectStoreException($"{store} is unreachable (offline); serving cached data only", inner);
+
 /// <summary>The service answered with something we cannot understand (a proxy's HTML page, a truncated body).</summary>
 public sealed class InvalidResponseException(string message, Exception? inner = null) : ObjectStoreException(message, inner);
 

@@ -1,41 +1,50 @@
 using System.Collections.Concurrent;
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace CloudMount.Core;
 
 /// <summary>
 /// Buffers for the data path (read-ahead parts, FUSE replies, write copies), pooled process-wide in power-of-two
-/// size classes from 64 KiB to 64 MiB, with a budget on the bytes handed out.
+/// size classes from 64 KiB to 64 MiB, with a budget on the bytes handed out. Every buffer starts on a
+/// 4,096-byte boundary and its class size is a multiple of 4,096, so it can be used for O_DIRECT I/O.
 /// </summary>
 /// <remarks>
 /// <para><c>ArrayPool&lt;byte&gt;.Shared</c> keeps returned arrays in the returning thread's slot first; on the
 /// data path a buffer is rented on one thread and returned on another, so it allocated (and zeroed, and
 /// page-faulted) almost every 8 MiB part. This pool is not thread-affine, and its arrays are allocated
-/// uninitialised on the pinned object heap, so handing one to native code costs nothing.</para>
+/// uninitialised on the pinned object heap, so their addresses never change and native code may use them.</para>
 /// <para>Memory bound: <see cref="TryRent"/> refuses once <see cref="OutstandingBytes"/> would pass
 /// <see cref="BudgetBytes"/> (read-ahead then waits or shrinks); <see cref="Rent"/> always succeeds, for bytes a
 /// caller needs to make progress. At most <see cref="MaxIdleBytes"/> of returned buffers are kept for reuse.</para>
 /// </remarks>
 public sealed class BufferPool
 {
+    /// <summary>Alignment of every buffer's first byte.</summary>
+    public const int Alignment = 4096;
+
     private const int MinShift = 16;   // 64 KiB
     private const int MaxShift = 26;   // 64 MiB
     private readonly ConcurrentStack<byte[]>[] _classes = new ConcurrentStack<byte[]>[MaxShift - MinShift + 1];
+    private readonly ConcurrentDictionary<byte[], bool>? _owned;
     private long _outstanding;
     private long _idle;
 
     /// <summary>Creates a pool.</summary>
     /// <param name="budgetBytes">Bytes that may be rented at once through <see cref="TryRent"/>.</param>
     /// <param name="maxIdleBytes">Bytes of returned buffers kept for reuse.</param>
-    public BufferPool(long budgetBytes, long maxIdleBytes)
+    /// <param name="trackOwnership">Check every return against the rented set (tests): a double return throws.</param>
+    public BufferPool(long budgetBytes, long maxIdleBytes, bool trackOwnership = false)
     {
         BudgetBytes = budgetBytes;
         MaxIdleBytes = maxIdleBytes;
+        _owned = trackOwnership ? new ConcurrentDictionary<byte[], bool>(ReferenceEqualityComparer.Instance) : null;
         for (int i = 0; i < _classes.Length; i++) _classes[i] = new ConcurrentStack<byte[]>();
     }
 
-    /// <summary>The process-wide pool: 128 MiB budget, 64 MiB kept idle.</summary>
-    public static BufferPool Shared { get; } = new(128 * Bytes.MiB, 64 * Bytes.MiB);
+    /// <summary>The process-wide pool: 96 MiB budget, 64 MiB kept idle.</summary>
+    public static BufferPool Shared { get; } = new(96 * Bytes.MiB, 64 * Bytes.MiB);
 
     /// <summary>Bytes that <see cref="TryRent"/> may have out at once.</summary>
     public long BudgetBytes { get; set; }
@@ -43,40 +52,51 @@ public sealed class BufferPool
     /// <summary>Bytes of returned buffers kept for reuse.</summary>
     public long MaxIdleBytes { get; }
 
-    /// <summary>Bytes currently rented (by array length).</summary>
+    /// <summary>Bytes currently rented (by class size).</summary>
     public long OutstandingBytes => Interlocked.Read(ref _outstanding);
 
-    /// <summary>A buffer of at least <paramref name="minimumLength"/> bytes (uninitialised), regardless of the budget.</summary>
-    public byte[] Rent(int minimumLength)
+    /// <summary>
+    /// An aligned buffer of exactly <paramref name="length"/> bytes (uninitialised), regardless of the budget. The
+    /// array behind it extends at least to the length rounded up to <see cref="Alignment"/>.
+    /// </summary>
+    public ArraySegment<byte> Rent(int length)
     {
-        int shift = ShiftFor(minimumLength);
+        int shift = ShiftFor(length);
         byte[]? array = null;
         if (shift <= MaxShift && _classes[shift - MinShift].TryPop(out array))
         {
             Interlocked.Add(ref _idle, -array.Length);
         }
-        array ??= GC.AllocateUninitializedArray<byte>(shift <= MaxShift ? 1 << shift : minimumLength, pinned: true);
-        Interlocked.Add(ref _outstanding, array.Length);
-        return array;
+        array ??= GC.AllocateUninitializedArray<byte>((shift <= MaxShift ? 1 << shift : RoundUp(length)) + Alignment, pinned: true);
+        Interlocked.Add(ref _outstanding, array.Length - Alignment);
+        _owned?.TryAdd(array, true);
+        return new ArraySegment<byte>(array, AlignedOffset(array), length);
     }
 
     /// <summary>Like <see cref="Rent"/>, but returns <c>null</c> when the buffer would pass the budget.</summary>
-    public byte[]? TryRent(int minimumLength)
+    public ArraySegment<byte>? TryRent(int length)
     {
-        long size = 1L << ShiftFor(minimumLength);
+        long size = 1L << ShiftFor(length);
         if (OutstandingBytes + size > BudgetBytes)
         {
             return null;
         }
-        return Rent(minimumLength);
+        return Rent(length);
     }
 
     /// <summary>Gives a buffer back. It must not be used afterwards.</summary>
-    public void Return(byte[] array)
+    /// <exception cref="InvalidOperationException">With ownership tracking: the buffer is not rented (a double return).</exception>
+    public void Return(ArraySegment<byte> buffer)
     {
-        Interlocked.Add(ref _outstanding, -array.Length);
-        if (!BitOperations.IsPow2(array.Length)) return;
-        int shift = BitOperations.Log2((uint)array.Length);
+        var array = buffer.Array!;
+        if (_owned is not null && !_owned.TryRemove(array, out _))
+        {
+            throw new InvalidOperationException("buffer returned to the pool twice");
+        }
+        int size = array.Length - Alignment;
+        Interlocked.Add(ref _outstanding, -size);
+        if (!BitOperations.IsPow2(size)) return;
+        int shift = BitOperations.Log2((uint)size);
         if (shift is < MinShift or > MaxShift) return;
         if (Interlocked.Add(ref _idle, array.Length) > MaxIdleBytes)
         {
@@ -85,6 +105,20 @@ public sealed class BufferPool
         }
         _classes[shift - MinShift].Push(array);
     }
+
+    /// <summary>The offset of the first <see cref="Alignment"/>-aligned byte of a pinned array.</summary>
+    private static unsafe int AlignedOffset(byte[] pinned)
+    {
+        nint address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(pinned));
+        return (int)((Alignment - address % Alignment) % Alignment);
+    }
+
+    /// <summary>True when <paramref name="span"/> starts on an <see cref="Alignment"/> boundary.</summary>
+    public static unsafe bool IsAligned(ReadOnlySpan<byte> span) =>
+        (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(span)) % Alignment == 0;
+
+    /// <summary><paramref name="length"/> rounded up to a multiple of <see cref="Alignment"/>.</summary>
+    public static int RoundUp(int length) => (length + Alignment - 1) / Alignment * Alignment;
 
     private static int ShiftFor(int length) =>
         Math.Max(MinShift, length <= 1 ? 0 : BitOperations.Log2((uint)(length - 1)) + 1);

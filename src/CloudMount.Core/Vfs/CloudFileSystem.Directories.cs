@@ -98,7 +98,7 @@ public sealed partial class CloudFileSystem
         var listing = await GetListingAsync(dir, ct).ConfigureAwait(false);
         lock (_lock)
         {
-            var entries = new Dictionary<string, ChildEntry>(listing.Entries, StringComparer.Ordinal);
+            var entries = new Dictionary<string, ChildEntry>(listing, StringComparer.Ordinal);
             // Files created here and not yet uploaded, or with newer local data, show as they are locally.
             if (dir.Children is { } children)
             {
@@ -124,17 +124,58 @@ public sealed partial class CloudFileSystem
         }
     }
 
-    /// <summary>Returns the directory's listing, from memory while fresh, otherwise with LIST requests.</summary>
-    private async Task<DirectoryListing> GetListingAsync(Inode dir, CancellationToken ct)
+    /// <summary>
+    /// Returns the directory's entries: from the metadata cache while fresh, otherwise with LIST requests; while
+    /// the store is unreachable, from the cache whatever its age.
+    /// </summary>
+    private async Task<Dictionary<string, ChildEntry>> GetListingAsync(Inode dir, CancellationToken ct)
     {
+        string prefix = DirectoryPrefix(dir);
         lock (_lock)
         {
-            if (dir.Listing is { } fresh && fresh.ValidUntil > Now)
+            if (_meta.TryGetListing(prefix, allowStale: false, out var fresh))
             {
                 return fresh;
             }
         }
-        string prefix = DirectoryPrefix(dir);
+        Dictionary<string, ChildEntry> entries;
+        try
+        {
+            entries = await ListDirectoryAsync(prefix, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsUnreachable(e))
+        {
+            lock (_lock)
+            {
+                if (_meta.TryGetListing(prefix, allowStale: true, out var stale))
+                {
+                    NoticeOffline(e);
+                    return stale;
+                }
+            }
+            throw;
+        }
+        lock (_lock)
+        {
+            _meta.SetListing(prefix, entries);
+            // Children the kernel knows that are gone from the store lose their name.
+            if (dir.Children is { } children)
+            {
+                foreach (var (name, child) in children.ToList())
+                {
+                    if (!child.LocalOnly && child.Write is null && (!entries.TryGetValue(name, out var e) || e.Kind != child.Kind))
+                    {
+                        DetachLocked(child);
+                    }
+                }
+            }
+            return entries;
+        }
+    }
+
+    /// <summary>Lists one directory level: one LIST per 1,000 entries, applying the <see cref="KeyNames"/> rules.</summary>
+    private async Task<Dictionary<string, ChildEntry>> ListDirectoryAsync(string prefix, CancellationToken ct)
+    {
         var entries = new Dictionary<string, ChildEntry>(StringComparer.Ordinal);
         string? token = null;
         do
@@ -169,25 +210,7 @@ public sealed partial class CloudFileSystem
             token = page.NextPageToken;
         }
         while (token is not null);
-
-        lock (_lock)
-        {
-            var listing = new DirectoryListing(entries, Now + _ttlTicks);
-            dir.Listing = listing;
-            dir.Negative?.Clear();
-            // Children the kernel knows that are gone from the store lose their name.
-            if (dir.Children is { } children)
-            {
-                foreach (var (name, child) in children.ToList())
-                {
-                    if (!child.LocalOnly && child.Write is null && (!entries.TryGetValue(name, out var e) || e.Kind != child.Kind))
-                    {
-                        DetachLocked(child);
-                    }
-                }
-            }
-            return listing;
-        }
+        return entries;
     }
 
     /// <summary>Creates a directory by writing the zero-byte marker <c>name/</c>.</summary>
@@ -206,7 +229,7 @@ public sealed partial class CloudFileSystem
             var child = UpsertChildLocked(dir, name, entry);
             SetListingEntryLocked(dir, name, entry);
             // A new directory is known to be empty.
-            child.Listing = new DirectoryListing(new Dictionary<string, ChildEntry>(StringComparer.Ordinal), Now + _ttlTicks);
+            _meta.SetListing(DirectoryPrefixLocked(child), new Dictionary<string, ChildEntry>(StringComparer.Ordinal));
             return EntryLocked(child);
         }
     }
@@ -230,7 +253,8 @@ public sealed partial class CloudFileSystem
                 return cached;
             }
         }
-        var found = await ResolveChildAsync(DirectoryPrefix(dir), name, ct).ConfigureAwait(false);
+        string prefix = DirectoryPrefix(dir);
+        var found = await ResolveChildAsync(prefix, name, ct).ConfigureAwait(false);
         lock (_lock)
         {
             if (dir.Children?.TryGetValue(name, out var local) == true && (local.LocalOnly || local.Write is not null))
@@ -239,9 +263,10 @@ public sealed partial class CloudFileSystem
             }
             if (found is not { } entry)
             {
-                (dir.Negative ??= [])[name] = Now + _negativeTtlTicks;
+                _meta.SetMissing(prefix + name);
                 return null;
             }
+            _meta.SetObject(prefix + name, entry);
             return UpsertChildLocked(dir, name, entry);
         }
     }

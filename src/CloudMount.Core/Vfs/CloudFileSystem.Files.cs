@@ -25,7 +25,7 @@ public sealed partial class CloudFileSystem
             ThrowIfReadOnly();
         }
         bool stale;
-        lock (_lock) stale = n.Write is null && !n.LocalOnly && !n.Detached && n.ValidUntil <= Now;
+        lock (_lock) stale = n.Write is null && !n.LocalOnly && !n.Detached && !IsFreshLocked(n);
         if (stale)
         {
             await RefreshFileAsync(n, cancellationToken).ConfigureAwait(false);
@@ -120,7 +120,7 @@ public sealed partial class CloudFileSystem
         Prefetcher reader;
         lock (h.Sync)
         {
-            reader = h.Reader ??= new Prefetcher(_store, () => FileKey(n), h.ETag, h.Size, _options.ReadAhead, _logger);
+            reader = h.Reader ??= new Prefetcher(_store, () => FileKey(n), h.ETag, h.Size, _options.ReadAhead, _logger, _options.Caches);
         }
         return await reader.ReadAsync(offset, destination, cancellationToken).ConfigureAwait(false);
     }
@@ -132,12 +132,12 @@ public sealed partial class CloudFileSystem
         string key = FileKey(n);
         await using (var r = await _store.ReadAsync(key, ByteRange.All, w.RemoteETag, ct).ConfigureAwait(false))
         {
-            byte[] buffer = BufferPool.Shared.Rent(1 << 20);
+            var buffer = BufferPool.Shared.Rent(1 << 20);
             try
             {
                 long offset = 0;
                 int got;
-                while ((got = await r.Content.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
+                while ((got = await r.Content.ReadAsync(buffer.AsMemory(), ct).ConfigureAwait(false)) > 0)
                 {
                     await w.File.WriteAsync(offset, buffer.AsMemory(0, got), ct).ConfigureAwait(false);
                     offset += got;
@@ -238,7 +238,6 @@ public sealed partial class CloudFileSystem
             n.Size = w.File.Length;
             n.ETag = info.ETag;
             n.Mtime = info.LastModified;
-            n.ValidUntil = Now + _ttlTicks;
             n.KernelCacheETag = info.ETag;
             if (n.Parent is { } p && !n.Detached)
             {
@@ -328,7 +327,7 @@ public sealed partial class CloudFileSystem
             n.OpenCount++;
             ulong fh = (ulong)Interlocked.Increment(ref _nextHandle);
             _files[fh] = new FileHandle(n, flags | OpenFlags.Write, null, 0);
-            dir.Negative?.Remove(name);
+            _meta.ClearMissing(DirectoryPrefixLocked(dir) + name);
             return (EntryLocked(n), new OpenReply(fh, false, false));
         }
     }

@@ -82,7 +82,6 @@ public sealed partial class CloudFileSystem
                         source.ETag = copied.ETag;
                         source.Mtime = copied.LastModified;
                         source.Size = copied.Size;
-                        source.ValidUntil = Now + _ttlTicks;
                     }
                 }
                 await _store.DeleteAsync(oldKey, cancellationToken).ConfigureAwait(false);

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using CloudMount.Core.Caching;
 using CloudMount.Core.Storage;
 using CloudMount.Core.Writing;
 using Microsoft.Extensions.Logging;
@@ -37,9 +38,9 @@ public sealed partial class CloudFileSystem : IAsyncDisposable
     private readonly ConcurrentDictionary<ulong, FileHandle> _files = new();
     private readonly ConcurrentDictionary<ulong, DirectoryHandle> _dirs = new();
     private readonly Inode _root;
-    private readonly long _ttlTicks;
-    private readonly long _negativeTtlTicks;
+    private readonly MetadataCache _meta;
     private readonly DateTimeOffset _mountTime;
+    private int _offlineNoticed;
     private long _nextIno = (long)RootIno + 1;
     private long _nextHandle = 1;
 
@@ -59,8 +60,7 @@ public sealed partial class CloudFileSystem : IAsyncDisposable
         _logger = logger ?? NullLogger.Instance;
         _time = time ?? TimeProvider.System;
         _staging = new StagingArea(options.StagingDirectory);
-        _ttlTicks = (long)(options.MetadataTtl.TotalSeconds * _time.TimestampFrequency);
-        _negativeTtlTicks = (long)(options.NegativeTtl.TotalSeconds * _time.TimestampFrequency);
+        _meta = new MetadataCache(options.MetadataTtl, options.NegativeTtl, _time);
         _mountTime = _time.GetUtcNow();
         _root = new Inode(RootIno, NodeKind.Directory, null, "") { Lookups = 1, Mtime = _mountTime, Children = [] };
         _inodes[RootIno] = _root;
@@ -80,8 +80,6 @@ public sealed partial class CloudFileSystem : IAsyncDisposable
     {
         get { lock (_lock) return _inodes.Count; }
     }
-
-    private long Now => _time.GetTimestamp();
 
     // ------------------------------------------------------------------ keys and attributes
 
@@ -158,7 +156,6 @@ public sealed partial class CloudFileSystem : IAsyncDisposable
                 child.Size = entry.Size;
                 child.ETag = entry.ETag;
                 child.Mtime = entry.Mtime;
-                child.ValidUntil = Now + _ttlTicks;
             }
             return child;
         }
@@ -171,7 +168,6 @@ public sealed partial class CloudFileSystem : IAsyncDisposable
             Size = entry.Size,
             ETag = entry.ETag,
             Mtime = entry.Mtime,
-            ValidUntil = Now + _ttlTicks,
         };
         if (entry.Kind == NodeKind.Directory)
         {
@@ -179,7 +175,6 @@ public sealed partial class CloudFileSystem : IAsyncDisposable
         }
         dir.Children[name] = created;
         _inodes[created.Ino] = created;
-        dir.Negative?.Remove(name);
         return created;
     }
 
@@ -197,21 +192,39 @@ public sealed partial class CloudFileSystem : IAsyncDisposable
         }
     }
 
+    /// <summary>Records a local change of one name in the metadata cache. Caller holds <c>_lock</c>.</summary>
     private void SetListingEntryLocked(Inode dir, string name, ChildEntry? entry)
     {
-        if (dir.Listing is { } l)
+        string prefix = DirectoryPrefixLocked(dir);
+        _meta.UpdateListingEntry(prefix, name, entry);
+        if (entry is { } e)
         {
-            if (entry is { } e) l.Entries[name] = e;
-            else l.Entries.Remove(name);
-        }
-        if (entry is null)
-        {
-            (dir.Negative ??= [])[name] = Now + _negativeTtlTicks;
+            _meta.SetObject(prefix + name, e);
         }
         else
         {
-            dir.Negative?.Remove(name);
+            _meta.SetMissing(prefix + name);
         }
+    }
+
+    /// <summary>True when the store could not be reached (after retries), so cached metadata may stand in.</summary>
+    private static bool IsUnreachable(Exception e) => e is StoreUnavailableException or ConnectionFailedException;
+
+    private void NoticeOffline(Exception e)
+    {
+        if (Interlocked.Exchange(ref _offlineNoticed, 1) == 0)
+        {
+            _logger.LogWarning("{Store} unreachable ({Error}): serving cached metadata", _store.Name, e.Message);
+        }
+    }
+
+    /// <summary>True when a file's attributes are fresh: a fresh lookup/HEAD of its key, or a fresh listing naming it.</summary>
+    private bool IsFreshLocked(Inode n)
+    {
+        if (n.Parent is not { } p) return true;
+        string prefix = DirectoryPrefixLocked(p);
+        return _meta.TryGetObject(prefix + n.Name, allowStale: false, out _)
+            || (_meta.TryGetListing(prefix, allowStale: false, out var listing) && listing.ContainsKey(n.Name));
     }
 
     // ------------------------------------------------------------------ lookup, forget, getattr
@@ -236,7 +249,24 @@ public sealed partial class CloudFileSystem : IAsyncDisposable
                 return cached is null ? throw NotFound(name) : EntryLocked(cached);
             }
         }
-        var found = await ResolveChildAsync(DirectoryPrefix(dir), name, cancellationToken).ConfigureAwait(false);
+        string prefix = DirectoryPrefix(dir);
+        ChildEntry? found;
+        try
+        {
+            found = await ResolveChildAsync(prefix, name, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsUnreachable(e))
+        {
+            lock (_lock)
+            {
+                if (TryLookupStaleLocked(dir, prefix, name, out var stale))
+                {
+                    NoticeOffline(e);
+                    return stale is null ? throw NotFound(name) : EntryLocked(stale);
+                }
+            }
+            throw;
+        }
         lock (_lock)
         {
             // A local change may have raced with the request; local state wins.
@@ -246,15 +276,33 @@ public sealed partial class CloudFileSystem : IAsyncDisposable
             }
             if (found is not { } entry)
             {
-                (dir.Negative ??= [])[name] = Now + _negativeTtlTicks;
+                _meta.SetMissing(prefix + name);
                 if (dir.Children?.TryGetValue(name, out var gone) == true)
                 {
                     DetachLocked(gone);
                 }
                 throw NotFound(name);
             }
+            _meta.SetObject(prefix + name, entry);
             return EntryLocked(UpsertChildLocked(dir, name, entry));
         }
+    }
+
+    /// <summary>Answers a lookup from metadata of any age (the store is unreachable). Caller holds <c>_lock</c>.</summary>
+    private bool TryLookupStaleLocked(Inode dir, string prefix, string name, out Inode? result)
+    {
+        if (_meta.TryGetListing(prefix, allowStale: true, out var listing))
+        {
+            result = listing.TryGetValue(name, out var e) ? UpsertChildLocked(dir, name, e) : null;
+            return true;
+        }
+        if (_meta.TryGetObject(prefix + name, allowStale: true, out var o))
+        {
+            result = UpsertChildLocked(dir, name, o);
+            return true;
+        }
+        result = null;
+        return false;
     }
 
     private static FileSystemException NotFound(string name) => new(FsError.NotFound, $"no such file or directory: {name}");
@@ -265,26 +313,26 @@ public sealed partial class CloudFileSystem : IAsyncDisposable
     /// </summary>
     private bool TryLookupCachedLocked(Inode dir, string name, out Inode? result)
     {
-        long now = Now;
-        if (dir.Children?.TryGetValue(name, out var child) == true
-            && (child.LocalOnly || child.Write is not null || child.ValidUntil > now))
+        if (dir.Children?.TryGetValue(name, out var child) == true && (child.LocalOnly || child.Write is not null || IsFreshLocked(child)))
         {
             result = child;
             return true;
         }
-        if (dir.Listing is { } listing && listing.ValidUntil > now)
+        string prefix = DirectoryPrefixLocked(dir);
+        if (_meta.TryGetListing(prefix, allowStale: false, out var listing))
         {
-            result = listing.Entries.TryGetValue(name, out var e) ? UpsertChildLocked(dir, name, e) : null;
+            result = listing.TryGetValue(name, out var e) ? UpsertChildLocked(dir, name, e) : null;
             return true;
         }
-        if (dir.Negative?.TryGetValue(name, out long until) == true)
+        if (_meta.IsKnownMissing(prefix + name))
         {
-            if (until > now)
-            {
-                result = null;
-                return true;
-            }
-            dir.Negative.Remove(name);
+            result = null;
+            return true;
+        }
+        if (_meta.TryGetObject(prefix + name, allowStale: false, out var o))
+        {
+            result = UpsertChildLocked(dir, name, o);
+            return true;
         }
         result = null;
         return false;
@@ -349,7 +397,7 @@ public sealed partial class CloudFileSystem : IAsyncDisposable
         var n = GetInode(ino);
         lock (_lock)
         {
-            if (n.IsDirectory || n.Write is not null || n.LocalOnly || n.Detached || n.ValidUntil > Now)
+            if (n.IsDirectory || n.Write is not null || n.LocalOnly || n.Detached || IsFreshLocked(n))
             {
                 return AttributesLocked(n);
             }
@@ -358,11 +406,20 @@ public sealed partial class CloudFileSystem : IAsyncDisposable
         lock (_lock) return AttributesLocked(n);
     }
 
-    /// <summary>HEADs a file's object and updates its attributes.</summary>
+    /// <summary>HEADs a file's object and updates its attributes; while the store is unreachable, keeps the known ones.</summary>
     private async Task RefreshFileAsync(Inode n, CancellationToken ct)
     {
         string key = FileKey(n);
-        var info = await _store.HeadAsync(key, ct).ConfigureAwait(false);
+        ObjectInfo? info;
+        try
+        {
+            info = await _store.HeadAsync(key, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsUnreachable(e))
+        {
+            NoticeOffline(e);
+            return;
+        }
         lock (_lock)
         {
             if (n.Write is not null || n.LocalOnly) return;
@@ -378,7 +435,7 @@ public sealed partial class CloudFileSystem : IAsyncDisposable
             n.Size = info.Size;
             n.ETag = info.ETag;
             n.Mtime = info.LastModified;
-            n.ValidUntil = Now + _ttlTicks;
+            _meta.SetObject(key, new ChildEntry(NodeKind.File, info.Size, info.ETag, info.LastModified));
         }
     }
 
@@ -410,5 +467,6 @@ public sealed partial class CloudFileSystem : IAsyncDisposable
             }
         }
         _staging.RemoveIfEmpty();
+        _meta.Dispose();
     }
 }

@@ -38,6 +38,8 @@ public enum FsError
     BadHandle,
     /// <summary>ENOSPC: no room for a staging file.</summary>
     NoSpace,
+    /// <summary>ENETUNREACH: the store cannot be reached and no cache holds what was asked for.</summary>
+    Unreachable,
 }
 
 /// <summary>A filesystem operation failed with a specific <see cref="FsError"/>.</summary>
@@ -57,6 +59,7 @@ public sealed class FileSystemException(FsError error, string message, Exception
         PreconditionFailedException => FsError.Stale,
         AccessDeniedException => FsError.AccessDenied,
         ReadOnlyStoreException => FsError.ReadOnly,
+        StoreUnavailableException or ConnectionFailedException => FsError.Unreachable,
         IOException io when io.HResult == 28 || io.Message.Contains("No space left", StringComparison.Ordinal) => FsError.NoSpace,
         _ => FsError.Io,
     };

@@ -1,3 +1,4 @@
+using CloudMount.Core.Caching;
 using CloudMount.Core.Reading;
 
 namespace CloudMount.Core.Vfs;
@@ -34,6 +35,9 @@ public sealed record VfsOptions
 
     /// <summary>Folder for staging files of writes in progress; created if missing.</summary>
     public string StagingDirectory { get; init; } = Path.Combine(Path.GetTempPath(), "cloudmount-staging");
+
+    /// <summary>Data cache tiers (memory, disk) reads go through, or <c>null</c> for none.</summary>
+    public ReadCaches? Caches { get; init; }
 
     /// <summary>Read-ahead settings.</summary>
     public ReadAheadOptions ReadAhead { get; init; } = new();

@@ -21,5 +21,6 @@ internal static class Errno
     public const int ENOSYS = 38;
     public const int ENOTEMPTY = 39;
     public const int EOPNOTSUPP = 95;
+    public const int ENETUNREACH = 101;
     public const int ESTALE = 116;
 }

@@ -105,7 +105,9 @@ public sealed class PrefetcherTests
             Assert.That(b, Is.EqualTo(_data.AsSpan((int)at, 4096).ToArray()));
         }
         Assert.That(p.WindowBytes, Is.LessThanOrEqualTo(512 * 1024));
-        Assert.That(_stats.BytesDownloaded, Is.LessThanOrEqualTo(20L * 512 * 1024), "random reads fetch blocks, not windows");
+        // Each random read fetches the aligned 1 MiB block(s) holding it, never a read-ahead window.
+        Assert.That(_ranges.All(r => r.Offset % (1 << 20) == 0 && r.Length <= 2 << 20), Is.True, string.Join(", ", _ranges));
+        Assert.That(_stats.BytesDownloaded, Is.LessThanOrEqualTo(20L * 2 * 1024 * 1024), "random reads fetch blocks, not windows");
     }
 
     [Test]

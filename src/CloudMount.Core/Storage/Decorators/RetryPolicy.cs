@@ -22,6 +22,18 @@ public sealed record RetryPolicy
     /// <summary>Cap of the random window.</summary>
     public TimeSpan MaxDelay { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// Consecutive-ish connection failures (<see cref="ConnectionFailedException"/>) within
+    /// <see cref="BreakerSamplingWindow"/> that open the circuit breaker; 0 disables it.
+    /// </summary>
+    public int BreakerMinimumFailures { get; init; } = 3;
+
+    /// <summary>Window in which failures are counted for the breaker.</summary>
+    public TimeSpan BreakerSamplingWindow { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long requests fail fast once the breaker is open, before one is let through to probe.</summary>
+    public TimeSpan BreakDuration { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>The wait before retry number <paramref name="retry"/> (0-based).</summary>
     public TimeSpan DelayBefore(int retry)
     {
@@ -35,6 +47,7 @@ public sealed record RetryPolicy
     /// </summary>
     public static bool IsTransient(Exception e, CancellationToken callerToken) => e switch
     {
+        StoreUnavailableException => false,
         ObjectStoreException ose => ose.IsTransient,
         HttpRequestException => true,
         IOException io => io.InnerException is not ObjectStoreException inner || inner.IsTransient,

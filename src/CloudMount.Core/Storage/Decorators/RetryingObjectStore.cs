@@ -1,13 +1,18 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Polly;
+using Polly.CircuitBreaker;
 using Polly.Retry;
 
 namespace CloudMount.Core.Storage.Decorators;
 
 /// <summary>
 /// Retries transient failures (<see cref="RetryPolicy.IsTransient"/>) of every operation through a Polly.Core
-/// pipeline, with the random exponential backoff of <see cref="RetryPolicy"/>. A read whose body breaks off
+/// pipeline, with the random exponential backoff of <see cref="RetryPolicy"/>. Inside the retries sits a circuit
+/// breaker on connection failures: once the store has been unreachable for a few requests in a row, requests fail
+/// at once with <see cref="StoreUnavailableException"/> (so an offline mount answers from its caches without
+/// waiting), and one request is let through every <see cref="RetryPolicy.BreakDuration"/> to notice the store
+/// coming back. A read whose body breaks off
 /// part-way resumes from the byte where it stopped, pinned to the ETag of the first answer, so the caller
 /// never sees a short or mixed body. Writes are retried whole, which <see cref="ObjectContent"/> allows.
 /// </summary>
@@ -46,11 +51,42 @@ public sealed class RetryingObjectStore : DelegatingObjectStore
                 },
             });
         }
+        if (policy.BreakerMinimumFailures > 0)
+        {
+            builder.AddCircuitBreaker(new CircuitBreakerStrategyOptions
+            {
+                FailureRatio = 0.9,
+                MinimumThroughput = policy.BreakerMinimumFailures,
+                SamplingDuration = policy.BreakerSamplingWindow,
+                BreakDuration = policy.BreakDuration,
+                ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is ConnectionFailedException),
+                OnOpened = args =>
+                {
+                    _logger.LogWarning("{Store} is unreachable ({Error}); answering from caches, trying again in {Seconds:0} s",
+                        Inner.Name, args.Outcome.Exception?.Message, args.BreakDuration.TotalSeconds);
+                    return ValueTask.CompletedTask;
+                },
+                OnClosed = _ =>
+                {
+                    _logger.LogInformation("{Store} answers again", Inner.Name);
+                    return ValueTask.CompletedTask;
+                },
+            });
+        }
         _pipeline = builder.Build();
     }
 
-    private ValueTask<T> Run<T>(Func<CancellationToken, Task<T>> call, CancellationToken ct) =>
-        _pipeline.ExecuteAsync(static async (c, token) => await c(token).ConfigureAwait(false), call, ct);
+    private async ValueTask<T> Run<T>(Func<CancellationToken, Task<T>> call, CancellationToken ct)
+    {
+        try
+        {
+            return await _pipeline.ExecuteAsync(static async (c, token) => await c(token).ConfigureAwait(false), call, ct).ConfigureAwait(false);
+        }
+        catch (BrokenCircuitException e)
+        {
+            throw new StoreUnavailableException(Inner.Name, e);
+        }
+    }
 
     /// <inheritdoc/>
     public override Task<ListPage> ListAsync(ListRequest request, CancellationToken cancellationToken) =>

@@ -29,19 +29,19 @@ internal static class S3ErrorTranslator
         {
             if (x is SocketException se)
             {
-                return new TransientStoreException($"cannot reach {endpoint}: {se.Message}", e);
+                return new ConnectionFailedException($"cannot reach {endpoint}: {se.Message}", e);
             }
             if (x is HttpRequestException hre)
             {
-                return new TransientStoreException($"cannot reach {endpoint}: {hre.Message}", e);
+                return new ConnectionFailedException($"cannot reach {endpoint}: {hre.Message}", e);
             }
             if (x is TimeoutException or TaskCanceledException)
             {
-                return new TransientStoreException($"request to {endpoint} timed out", e);
+                return new ConnectionFailedException($"request to {endpoint} timed out", e);
             }
             if (x is IOException io)
             {
-                return new TransientStoreException($"connection to {endpoint} failed: {io.Message}", e);
+                return new ConnectionFailedException($"connection to {endpoint} failed: {io.Message}", e);
             }
         }
         if (e is AmazonClientException ace)

@@ -1,0 +1,113 @@
+using System.Threading.Channels;
+
+namespace CloudMount.Core.Caching;
+
+/// <summary>
+/// Writes fetched blocks into the disk cache in the background, so a read never waits for the cache's disk.
+/// Each job holds its buffer until written (the job's <c>release</c> gives it back). Flushes and record updates
+/// (<see cref="DiskCache.Commit"/>) are batched: once no block has arrived for <see cref="IdleCommitDelay"/>, or
+/// when an entry's oldest unclaimed write is <see cref="MaxCommitDelay"/> old, and at dispose. A flush during a
+/// large read would compete with it for the disk. When the queue is full, new blocks are simply not cached.
+/// </summary>
+public sealed class CacheWriter : IAsyncDisposable
+{
+    private readonly DiskCache _disk;
+    private readonly Channel<Job> _queue = Channel.CreateBounded<Job>(new BoundedChannelOptions(32) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+    private readonly Task _worker;
+    private long _dropped;
+
+    private readonly record struct Job(ObjectVersion Version, long FirstBlock, ArraySegment<byte> Data, Action Release);
+
+    /// <summary>Starts the background writer for <paramref name="disk"/>.</summary>
+    public CacheWriter(DiskCache disk)
+    {
+        _disk = disk;
+        _worker = Task.Run(RunAsync);
+    }
+
+    /// <summary>Jobs dropped because the queue was full.</summary>
+    public long Dropped => Interlocked.Read(ref _dropped);
+
+    /// <summary>
+    /// Queues blocks for caching. <paramref name="release"/> is called once the bytes are no longer needed,
+    /// whether they were written or dropped.
+    /// </summary>
+    public void Enqueue(in ObjectVersion version, long firstBlock, ArraySegment<byte> data, Action release)
+    {
+        if (!_queue.Writer.TryWrite(new Job(version, firstBlock, data, release)))
+        {
+            Interlocked.Increment(ref _dropped);
+            release();
+        }
+    }
+
+    /// <summary>Quiet time after which written blocks are flushed and claimed.</summary>
+    public static TimeSpan IdleCommitDelay { get; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Longest time a written block stays unclaimed while writes keep coming.</summary>
+    public static TimeSpan MaxCommitDelay { get; } = TimeSpan.FromSeconds(30);
+
+    private async Task RunAsync()
+    {
+        var dirty = new Dictionary<string, DateTime>(); // entry id -> time of its oldest unclaimed write
+        var reader = _queue.Reader;
+        while (true)
+        {
+            bool more;
+            if (dirty.Count == 0)
+            {
+                more = await reader.WaitToReadAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                using var idle = new CancellationTokenSource(IdleCommitDelay);
+                try
+                {
+                    more = await reader.WaitToReadAsync(idle.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    CommitAll(dirty);
+                    continue;
+                }
+            }
+            if (!more) break;
+            while (reader.TryRead(out var job))
+            {
+                try
+                {
+                    if (_disk.Write(job.Version, job.FirstBlock, job.Data) is { } id && !dirty.ContainsKey(id))
+                    {
+                        dirty[id] = DateTime.UtcNow;
+                    }
+                }
+                finally
+                {
+                    job.Release();
+                }
+            }
+            foreach (var (id, since) in dirty.ToList())
+            {
+                if (DateTime.UtcNow - since >= MaxCommitDelay)
+                {
+                    _disk.Commit(id);
+                    dirty.Remove(id);
+                }
+            }
+        }
+        CommitAll(dirty);
+    }
+
+    private void CommitAll(Dictionary<string, DateTime> dirty)
+    {
+        foreach (var id in dirty.Keys) _disk.Commit(id);
+        dirty.Clear();
+    }
+
+    /// <summary>Writes what is queued, commits it, and stops.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _worker.ConfigureAwait(false);
+    }
+}

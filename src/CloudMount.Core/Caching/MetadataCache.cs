@@ -1,0 +1,116 @@
+using System.Diagnostics.CodeAnalysis;
+using CloudMount.Core.Vfs;
+using Microsoft.Extensions.Caching.Memory;
+
+namespace CloudMount.Core.Caching;
+
+/// <summary>
+/// What the mount knows about keys and directories: directory listings, single objects (from lookups and
+/// HEADs) and names known to be missing, in a size-limited <see cref="MemoryCache"/> (an entry costs 1, a listing
+/// 1 + its entries), so memory stays bounded however many directories a long-running mount visits.
+/// </summary>
+/// <remarks>
+/// Positive entries carry the time they were fetched and are <em>fresh</em> for the metadata TTL; after that they
+/// stay available, marked stale, so that a mount whose store is unreachable can still answer lookups and
+/// listings (the offline behaviour). Negative entries expire after the negative TTL. Listing dictionaries are
+/// mutated in place; callers serialise that (the Vfs calls under its metadata lock).
+/// </remarks>
+public sealed class MetadataCache : IDisposable
+{
+    private readonly MemoryCache _cache;
+    private readonly TimeProvider _time;
+    private readonly long _ttlTicks;
+    private readonly TimeSpan _negativeTtl;
+
+    private sealed class Timed<T>(T value, long fetchedAt)
+    {
+        public T Value { get; } = value;
+        public long FetchedAt { get; } = fetchedAt;
+    }
+
+    /// <summary>Creates the cache.</summary>
+    /// <param name="ttl">How long positive entries are fresh.</param>
+    /// <param name="negativeTtl">How long a missing name is remembered.</param>
+    /// <param name="time">The clock.</param>
+    /// <param name="capacity">Most entries (listing children count one each).</param>
+    public MetadataCache(TimeSpan ttl, TimeSpan negativeTtl, TimeProvider time, long capacity = 2_000_000)
+    {
+        _time = time;
+        _ttlTicks = (long)(ttl.TotalSeconds * time.TimestampFrequency);
+        _negativeTtl = negativeTtl;
+        _cache = new MemoryCache(new MemoryCacheOptions { SizeLimit = capacity, CompactionPercentage = 0.2 });
+    }
+
+    private bool IsFresh(long fetchedAt) => _time.GetTimestamp() - fetchedAt < _ttlTicks;
+
+    private static (char, string) L(string prefix) => ('L', prefix);
+    private static (char, string) O(string key) => ('O', key);
+    private static (char, string) N(string key) => ('N', key);
+
+    /// <summary>A directory's entries by name, fresh (or, with <paramref name="allowStale"/>, any age).</summary>
+    public bool TryGetListing(string prefix, bool allowStale, [NotNullWhen(true)] out Dictionary<string, ChildEntry>? entries)
+    {
+        if (_cache.TryGetValue(L(prefix), out Timed<Dictionary<string, ChildEntry>>? t) && t is not null && (allowStale || IsFresh(t.FetchedAt)))
+        {
+            entries = t.Value;
+            return true;
+        }
+        entries = null;
+        return false;
+    }
+
+    /// <summary>Stores a complete listing, fetched now.</summary>
+    public void SetListing(string prefix, Dictionary<string, ChildEntry> entries) =>
+        _cache.Set(L(prefix), new Timed<Dictionary<string, ChildEntry>>(entries, _time.GetTimestamp()),
+            new MemoryCacheEntryOptions { Size = 1 + entries.Count });
+
+    /// <summary>Applies a local change (a create, write, delete or rename) to a cached listing, if there is one.</summary>
+    public void UpdateListingEntry(string prefix, string name, ChildEntry? entry)
+    {
+        if (!_cache.TryGetValue(L(prefix), out Timed<Dictionary<string, ChildEntry>>? t) || t is null) return;
+        if (entry is { } e) t.Value[name] = e;
+        else t.Value.Remove(name);
+    }
+
+    /// <summary>A single object's attributes, fresh (or any age).</summary>
+    public bool TryGetObject(string key, bool allowStale, out ChildEntry entry)
+    {
+        if (_cache.TryGetValue(O(key), out Timed<ChildEntry>? t) && t is not null && (allowStale || IsFresh(t.FetchedAt)))
+        {
+            entry = t.Value;
+            return true;
+        }
+        entry = default;
+        return false;
+    }
+
+    /// <summary>Records what a key is now (and that it is not missing).</summary>
+    public void SetObject(string key, ChildEntry entry)
+    {
+        _cache.Remove(N(key));
+        _cache.Set(O(key), new Timed<ChildEntry>(entry, _time.GetTimestamp()), new MemoryCacheEntryOptions { Size = 1 });
+    }
+
+    /// <summary>True when <paramref name="key"/> is known not to exist.</summary>
+    public bool IsKnownMissing(string key) =>
+        _cache.TryGetValue(N(key), out Timed<bool>? t) && t is not null && _time.GetTimestamp() - t.FetchedAt < (long)(_negativeTtl.TotalSeconds * _time.TimestampFrequency);
+
+    /// <summary>Records that <paramref name="key"/> does not exist (and forgets what it was).</summary>
+    public void SetMissing(string key)
+    {
+        _cache.Remove(O(key));
+        if (_negativeTtl > TimeSpan.Zero)
+        {
+            _cache.Set(N(key), new Timed<bool>(true, _time.GetTimestamp()), new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = _negativeTtl });
+        }
+    }
+
+    /// <summary>Forgets a missing-name entry.</summary>
+    public void ClearMissing(string key) => _cache.Remove(N(key));
+
+    /// <summary>Entries held now (for tests).</summary>
+    public long Count => _cache.Count;
+
+    /// <inheritdoc/>
+    public void Dispose() => _cache.Dispose();
+}

@@ -1,0 +1,71 @@
+using CloudMount.Core.Diagnostics;
+
+namespace CloudMount.Core.Caching;
+
+/// <summary>
+/// The data cache tiers a read consults before the store: memory, then disk. Counts hits and misses per tier
+/// (metrics and the unmount line). Either tier may be absent.
+/// </summary>
+public sealed class ReadCaches(MemoryBlockCache? memory, DiskCache? disk) : IAsyncDisposable
+{
+    private readonly CacheWriter? _writer = disk is null ? null : new CacheWriter(disk);
+    private long _memoryHits, _diskHits, _misses;
+
+    /// <summary>The memory tier, or null.</summary>
+    public MemoryBlockCache? Memory { get; } = memory;
+
+    /// <summary>The disk tier, or null.</summary>
+    public DiskCache? Disk { get; } = disk;
+
+    /// <summary>True when some tier holds the block.</summary>
+    public bool Contains(in ObjectVersion v, long block) =>
+        Memory?.Contains(v, block) == true || Disk?.Contains(v, block) == true;
+
+    /// <summary>Copies a block from the first tier that has it; false when none does.</summary>
+    public bool TryRead(in ObjectVersion v, long block, ArraySegment<byte> destination)
+    {
+        if (Memory?.TryRead(v, block, destination) == true)
+        {
+            Interlocked.Increment(ref _memoryHits);
+            CloudMountMetrics.CacheHits.Add(1, new KeyValuePair<string, object?>("tier", "memory"));
+            return true;
+        }
+        if (Disk?.TryRead(v, block, destination) == true)
+        {
+            Interlocked.Increment(ref _diskHits);
+            CloudMountMetrics.CacheHits.Add(1, new KeyValuePair<string, object?>("tier", "disk"));
+            return true;
+        }
+        Interlocked.Increment(ref _misses);
+        CloudMountMetrics.CacheMisses.Add(1, new KeyValuePair<string, object?>("tier", Disk is null ? "memory" : "disk"));
+        return false;
+    }
+
+    /// <summary>
+    /// Stores blocks fetched from the store: in memory at once when <paramref name="inMemory"/>, on disk in the
+    /// background. <paramref name="release"/> is called when the bytes are no longer needed (at once without a disk tier).
+    /// </summary>
+    public void Store(in ObjectVersion v, long firstBlock, ArraySegment<byte> data, bool inMemory, Action release)
+    {
+        if (inMemory) Memory?.Write(v, firstBlock, data);
+        if (_writer is not null)
+        {
+            _writer.Enqueue(v, firstBlock, data, release);
+        }
+        else
+        {
+            release();
+        }
+    }
+
+    /// <summary>Finishes queued disk writes.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_writer is not null) await _writer.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>One line for the unmount log: <c>cache: memory hits N, disk hits N, misses N; disk 12.0 MiB</c>.</summary>
+    public override string ToString() =>
+        $"cache: memory hits {Interlocked.Read(ref _memoryHits)}, disk hits {Interlocked.Read(ref _diskHits)}, misses {Interlocked.Read(ref _misses)}" +
+        (Disk is { } d ? $"; disk {Bytes.Format(d.UsedBytes)} of {Bytes.Format(d.CapacityBytes)}" : "");
+}
