@@ -14,6 +14,9 @@ public interface IObjectStore : IAsyncDisposable
     /// <summary>What this store can do.</summary>
     StoreCapabilities Capabilities { get; }
 
+    /// <summary>Multipart uploads, or <c>null</c> when the store writes objects only whole.</summary>
+    IMultipartUploads? Multipart => null;
+
     /// <summary>Lists one page of keys under a prefix, rolling deeper keys into common prefixes when a delimiter is given.</summary>
     /// <exception cref="BucketNotFoundException">The bucket does not exist.</exception>
     /// <exception cref="AccessDeniedException">The credentials were refused.</exception>

@@ -22,7 +22,29 @@ public abstract class ObjectContent
 
     /// <summary>Content of a local file, read at upload time; the file must not change during the upload.</summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
-    public static ObjectContent FromFile(string path) => new FileContent(path);
+    public static ObjectContent FromFile(string path) => new FileContent(path, 0, null);
+
+    /// <summary><paramref name="length"/> bytes of a local file from <paramref name="offset"/> (a part of a staged file).</summary>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    public static ObjectContent FromFile(string path, long offset, long length) => new FileContent(path, offset, length);
+
+    /// <summary>A part of this content: <paramref name="length"/> bytes from <paramref name="offset"/>.</summary>
+    public ObjectContent Slice(long offset, long length)
+    {
+        CheckRange(offset, length);
+        return new SliceContent(this, offset, length);
+    }
+
+    private sealed class SliceContent(ObjectContent inner, long start, long length) : ObjectContent
+    {
+        public override long Length => length;
+
+        public override Stream OpenRead(long offset, long count)
+        {
+            CheckRange(offset, count);
+            return inner.OpenRead(start + offset, count);
+        }
+    }
 
     /// <summary>Checks an (offset, count) pair against <see cref="Length"/>.</summary>
     protected void CheckRange(long offset, long count)
@@ -47,12 +69,15 @@ public abstract class ObjectContent
     private sealed class FileContent : ObjectContent
     {
         private readonly string _path;
+        private readonly long _start;
         private readonly long _length;
 
-        public FileContent(string path)
+        public FileContent(string path, long start, long? length)
         {
             _path = path;
-            _length = new FileInfo(path) is { Exists: true } fi ? fi.Length : throw new FileNotFoundException("no such file", path);
+            long size = new FileInfo(path) is { Exists: true } fi ? fi.Length : throw new FileNotFoundException("no such file", path);
+            _start = start;
+            _length = length ?? size - start;
         }
 
         public override long Length => _length;
@@ -61,7 +86,7 @@ public abstract class ObjectContent
         {
             CheckRange(offset, count);
             var fs = new FileStream(_path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0, FileOptions.Asynchronous | FileOptions.SequentialScan);
-            return new SubStream(fs, offset, count);
+            return new SubStream(fs, _start + offset, count);
         }
     }
 }

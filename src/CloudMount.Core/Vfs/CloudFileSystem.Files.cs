@@ -1,5 +1,6 @@
 using CloudMount.Core.Reading;
 using CloudMount.Core.Storage;
+using CloudMount.Core.Writing;
 using Microsoft.Extensions.Logging;
 
 namespace CloudMount.Core.Vfs;
@@ -70,6 +71,7 @@ public sealed partial class CloudFileSystem
             try
             {
                 w.File.SetLength(0);
+                w.Session?.OnTruncate(0);
                 w.Hydrated = true;
                 w.Dirty = true;
                 w.Mtime = _time.GetUtcNow();
@@ -174,6 +176,17 @@ public sealed partial class CloudFileSystem
             w.File.Write(offset, data.Span);
             w.Dirty = true;
             w.Mtime = _time.GetUtcNow();
+            if (w.Session is null && _store.Multipart is { } multipart && w.File.Length >= 2 * _options.Upload.PartBytes)
+            {
+                // Large file: start sending parts while the rest is still being written.
+                w.Session = new UploadSession(multipart, FileKey(h.Inode), new ObjectWriteOptions { ContentType = ContentTypes.ForName(h.Inode.Name) },
+                    w.File.Path, _options.Upload.PartBytes, _options.Upload.Concurrency, _logger);
+                w.Session.OnWrite(0, w.File.Length, w.File.Length);
+            }
+            else
+            {
+                w.Session?.OnWrite(offset, data.Length, w.File.Length);
+            }
         }
         finally
         {
@@ -217,9 +230,21 @@ public sealed partial class CloudFileSystem
         if (!w.Dirty || detached) return;
         string key = FileKey(n);
         ObjectInfo info;
+        var session = w.Session;
+        w.Session = null;
         try
         {
-            info = await _store.WriteAsync(key, ObjectContent.FromFile(w.File.Path), new ObjectWriteOptions { ContentType = ContentTypes.ForName(key) }, ct).ConfigureAwait(false);
+            using var counted = Diagnostics.CloudMountMetrics.UploadStarted();
+            if (session is not null && session.Key == key)
+            {
+                info = await session.CompleteAsync(w.File.Length, ct).ConfigureAwait(false);
+            }
+            else
+            {
+                if (session is not null) await session.AbortAsync().ConfigureAwait(false); // renamed since it began
+                info = await ObjectWriter.WriteAsync(_store, key, ObjectContent.FromFile(w.File.Path),
+                    new ObjectWriteOptions { ContentType = ContentTypes.ForName(key) }, _options.Upload, ct).ConfigureAwait(false);
+            }
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
@@ -273,6 +298,14 @@ public sealed partial class CloudFileSystem
         await w.Gate.WaitAsync().ConfigureAwait(false);
         try
         {
+            bool detached;
+            lock (_lock) detached = n.Detached;
+            if (detached && w.Session is { } orphan)
+            {
+                // Unlinked while written: its parts must not linger in the store.
+                w.Session = null;
+                await orphan.AbortAsync().ConfigureAwait(false);
+            }
             lock (_lock)
             {
                 if (n.OpenCount > 0 || n.Write != w) return;
@@ -355,6 +388,7 @@ public sealed partial class CloudFileSystem
                     if (size != w.File.Length)
                     {
                         w.File.SetLength(size);
+                        w.Session?.OnTruncate(size);
                         w.Dirty = true;
                         w.Mtime = _time.GetUtcNow();
                     }

@@ -455,6 +455,11 @@ public sealed partial class CloudFileSystem : IAsyncDisposable
         foreach (var n in pending)
         {
             var w = n.Write!;
+            if (w.Session is { } session)
+            {
+                w.Session = null;
+                await session.AbortAsync().ConfigureAwait(false);
+            }
             if (w.Dirty)
             {
                 _logger.LogError("unmounting with {Key} not uploaded; its data is kept in {Path}", FileKey(n), w.File.Path);

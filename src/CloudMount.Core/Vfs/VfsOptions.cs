@@ -39,6 +39,9 @@ public sealed record VfsOptions
     /// <summary>Data cache tiers (memory, disk) reads go through, or <c>null</c> for none.</summary>
     public ReadCaches? Caches { get; init; }
 
+    /// <summary>Upload settings: part size, parallel parts, and from what size a file goes up in parts while written.</summary>
+    public Writing.UploadOptions Upload { get; init; } = new();
+
     /// <summary>Read-ahead settings.</summary>
     public ReadAheadOptions ReadAhead { get; init; } = new();
 }

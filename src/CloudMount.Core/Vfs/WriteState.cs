@@ -20,6 +20,8 @@ internal sealed class WriteState(StagingFile file, bool hydrated, long remoteSiz
     public DateTimeOffset Mtime = DateTimeOffset.UtcNow;
     /// <summary>The last upload failed; the data is kept and a sidecar names the key.</summary>
     public bool UploadFailed;
+    /// <summary>A multipart upload running while the file is written (large files on stores that have them).</summary>
+    public UploadSession? Session;
 
     /// <summary>The file's length as the user sees it.</summary>
     public long Length => Hydrated ? File.Length : RemoteSize;

@@ -241,4 +241,30 @@ public abstract class ObjectStoreContract
         Assert.CatchAsync<ObjectStoreException>(() => Store.WriteAsync(K("bad-md5"), ObjectContent.FromBytes(data), new ObjectWriteOptions { ContentMd5 = wrong }, CancellationToken.None));
         Assert.That(await Store.HeadAsync(K("bad-md5"), CancellationToken.None), Is.Null);
     }
+
+    [Test]
+    public async Task Multipart_uploads_assemble_parts_in_number_order_and_appear_only_when_complete()
+    {
+        if (Store.Multipart is not { } multipart)
+        {
+            Assert.Pass("this store writes objects only whole (no multipart capability declared)");
+            return;
+        }
+        long part = multipart.MinPartBytes;
+        var data = Bytes((int)(part * 2 + 1234), 21);
+        var upload = await multipart.StartAsync(K("mp.bin"), new ObjectWriteOptions { ContentType = "application/x-test" }, CancellationToken.None);
+        var content = ObjectContent.FromBytes(data);
+        await upload.UploadPartAsync(3, content.Slice(2 * part, 1234), CancellationToken.None);
+        await upload.UploadPartAsync(1, content.Slice(0, part), CancellationToken.None);
+        await upload.UploadPartAsync(2, content.Slice(part, part), CancellationToken.None);
+        Assert.That(await Store.HeadAsync(K("mp.bin"), CancellationToken.None), Is.Null, "nothing is visible before completion");
+        var info = await upload.CompleteAsync(3, data.Length, CancellationToken.None);
+        Assert.That(info.Size, Is.EqualTo(data.Length));
+        Assert.That(MD5.HashData(await ReadAll("mp.bin", ByteRange.All)), Is.EqualTo(MD5.HashData(data)));
+
+        var aborted = await multipart.StartAsync(K("never.bin"), ObjectWriteOptions.Default, CancellationToken.None);
+        await aborted.UploadPartAsync(1, content.Slice(0, part), CancellationToken.None);
+        await aborted.AbortAsync(CancellationToken.None);
+        Assert.That(await Store.HeadAsync(K("never.bin"), CancellationToken.None), Is.Null);
+    }
 }

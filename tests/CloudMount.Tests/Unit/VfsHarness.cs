@@ -10,7 +10,7 @@ namespace CloudMount.Tests.Unit;
 /// <summary>A CloudFileSystem over mem:// with counted requests, a manual clock and a failure hook.</summary>
 public sealed class VfsHarness : IAsyncDisposable
 {
-    public MemoryObjectStore Backend { get; } = new("unit");
+    public MemoryObjectStore Backend { get; } = new("unit", minPartBytes: 1 << 20);
     public RequestStats Stats { get; } = new();
     public FaultyObjectStore Faults { get; }
     public ManualClock Clock { get; } = new();
@@ -27,6 +27,7 @@ public sealed class VfsHarness : IAsyncDisposable
             StagingDirectory = Staging,
             MetadataTtl = TimeSpan.FromSeconds(5),
             NegativeTtl = TimeSpan.FromSeconds(5),
+            Upload = new CloudMount.Core.Writing.UploadOptions(PartBytes: 1 << 20, Concurrency: 2, ThresholdBytes: 2 << 20),
         }, time: Clock);
     }
 

@@ -322,4 +322,45 @@ public sealed class VfsTests
         }
         Assert.That(_h.Fs.InodeCount, Is.EqualTo(before));
     }
+
+    [Test]
+    public async Task A_large_file_goes_up_in_parts_while_it_is_written()
+    {
+        var data = new byte[10 * 1024 * 1024 + 777];
+        new Random(31).NextBytes(data);
+        var (_, open) = await _h.Fs.CreateAsync(CloudFileSystem.RootIno, "big.bin", OpenFlags.Write, CancellationToken.None);
+        for (int off = 0; off < data.Length; off += 128 * 1024)
+        {
+            await _h.Fs.WriteAsync(open.Handle, off, data.AsMemory(off, Math.Min(128 * 1024, data.Length - off)), CancellationToken.None);
+        }
+        // Give the background part uploads a moment; they run while the file is still open.
+        for (int i = 0; i < 100 && _h.Requests(RequestKind.Put) < 5; i++) await Task.Delay(20);
+        Assert.That(_h.Requests(RequestKind.Put), Is.GreaterThanOrEqualTo(5), "parts went up before close");
+        Assert.That(await _h.Backend.HeadAsync("big.bin", CancellationToken.None), Is.Null, "but nothing is visible yet");
+        // Rewrite a byte in a part that was already sent: it must be sent again.
+        data[1_500_000] ^= 0xFF;
+        await _h.Fs.WriteAsync(open.Handle, 1_500_000, data.AsMemory(1_500_000, 1), CancellationToken.None);
+        await _h.Fs.FlushAsync(open.Handle, CancellationToken.None);
+        await _h.Fs.ReleaseAsync(open.Handle);
+        await using var r = await _h.Backend.ReadAsync("big.bin", ByteRange.All, null, CancellationToken.None);
+        using var ms = new MemoryStream();
+        await r.Content.CopyToAsync(ms);
+        Assert.That(ms.ToArray().AsSpan().SequenceEqual(data), "the object holds exactly the written bytes");
+    }
+
+    [Test]
+    public async Task Truncating_a_file_being_uploaded_in_parts_stores_the_truncated_bytes()
+    {
+        var data = new byte[6 * 1024 * 1024];
+        new Random(32).NextBytes(data);
+        var (entry, open) = await _h.Fs.CreateAsync(CloudFileSystem.RootIno, "cut.bin", OpenFlags.Write, CancellationToken.None);
+        await _h.Fs.WriteAsync(open.Handle, 0, data, CancellationToken.None);
+        await _h.Fs.SetAttrAsync(entry.Attributes.Ino, new SetAttributes { Size = 2_500_000 }, open.Handle, CancellationToken.None);
+        await _h.Fs.FlushAsync(open.Handle, CancellationToken.None);
+        await _h.Fs.ReleaseAsync(open.Handle);
+        await using var r = await _h.Backend.ReadAsync("cut.bin", ByteRange.All, null, CancellationToken.None);
+        using var ms = new MemoryStream();
+        await r.Content.CopyToAsync(ms);
+        Assert.That(ms.ToArray().AsSpan().SequenceEqual(data.AsSpan(0, 2_500_000)));
+    }
 }

@@ -9,6 +9,17 @@ public sealed class CountingObjectStore(IObjectStore inner, RequestStats stats) 
     /// <summary>The counters this decorator adds to.</summary>
     public RequestStats Stats { get; } = stats;
 
+    /// <inheritdoc/>
+    /// <remarks>Starting, each part and completing a multipart upload count as one PUT each (S3 bills them so).</remarks>
+    public override IMultipartUploads? Multipart => Inner.Multipart is { } m
+        ? new WrappedMultipart(m, async (what, call, ct) =>
+        {
+            var result = await Count(RequestKind.Put, call(ct)).ConfigureAwait(false);
+            Stats.AddUploaded(what.Bytes);
+            return result;
+        })
+        : null;
+
     private async Task<T> Count<T>(RequestKind kind, Task<T> call)
     {
         Stats.AddRequest(kind);

@@ -16,6 +16,9 @@ public abstract class DelegatingObjectStore(IObjectStore inner) : IObjectStore
     public virtual StoreCapabilities Capabilities => Inner.Capabilities;
 
     /// <inheritdoc/>
+    public virtual IMultipartUploads? Multipart => Inner.Multipart;
+
+    /// <inheritdoc/>
     public virtual Task<ListPage> ListAsync(ListRequest request, CancellationToken cancellationToken) =>
         Inner.ListAsync(request, cancellationToken);
 
@@ -44,5 +47,39 @@ public abstract class DelegatingObjectStore(IObjectStore inner) : IObjectStore
     {
         GC.SuppressFinalize(this);
         return Inner.DisposeAsync();
+    }
+}
+
+/// <summary>
+/// Wraps a store's multipart capability: each call (start, part, complete) goes through <c>wrap</c>, a decorator's
+/// per-request behaviour (retries, counting). Abort is passed through as is.
+/// </summary>
+/// <param name="Kind">"start", "part" or "complete".</param>
+/// <param name="Bytes">Body bytes sent by the call (a part's length, otherwise 0).</param>
+internal readonly record struct MultipartCall(string Kind, long Bytes);
+
+internal sealed class WrappedMultipart(IMultipartUploads inner, Func<MultipartCall, Func<CancellationToken, Task<object?>>, CancellationToken, Task<object?>> wrap) : IMultipartUploads
+{
+    public long MinPartBytes => inner.MinPartBytes;
+
+    public int MaxParts => inner.MaxParts;
+
+    public async Task<IMultipartUpload> StartAsync(string key, ObjectWriteOptions options, CancellationToken cancellationToken)
+    {
+        var upload = (IMultipartUpload)(await wrap(new("start", 0), async ct => await inner.StartAsync(key, options, ct).ConfigureAwait(false), cancellationToken).ConfigureAwait(false))!;
+        return new Upload(upload, wrap);
+    }
+
+    private sealed class Upload(IMultipartUpload inner, Func<MultipartCall, Func<CancellationToken, Task<object?>>, CancellationToken, Task<object?>> wrap) : IMultipartUpload
+    {
+        public string Key => inner.Key;
+
+        public Task UploadPartAsync(int partNumber, ObjectContent content, CancellationToken cancellationToken) =>
+            wrap(new("part", content.Length), async ct => { await inner.UploadPartAsync(partNumber, content, ct).ConfigureAwait(false); return null; }, cancellationToken);
+
+        public async Task<ObjectInfo> CompleteAsync(int parts, long totalBytes, CancellationToken cancellationToken) =>
+            (ObjectInfo)(await wrap(new("complete", 0), async ct => await inner.CompleteAsync(parts, totalBytes, ct).ConfigureAwait(false), cancellationToken).ConfigureAwait(false))!;
+
+        public Task AbortAsync(CancellationToken cancellationToken) => inner.AbortAsync(cancellationToken);
     }
 }

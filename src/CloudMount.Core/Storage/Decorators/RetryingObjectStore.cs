@@ -89,6 +89,12 @@ public sealed class RetryingObjectStore : DelegatingObjectStore
     }
 
     /// <inheritdoc/>
+    /// <remarks>Starting, each part and completing are retried like any request.</remarks>
+    public override IMultipartUploads? Multipart => Inner.Multipart is { } m
+        ? new WrappedMultipart(m, (_, call, ct) => Run(call, ct).AsTask())
+        : null;
+
+    /// <inheritdoc/>
     public override Task<ListPage> ListAsync(ListRequest request, CancellationToken cancellationToken) =>
         Run(ct => Inner.ListAsync(request, ct), cancellationToken).AsTask();
 

@@ -16,7 +16,66 @@ public sealed class MemoryObjectStore : IObjectStore
 
     /// <summary>Creates an empty store.</summary>
     /// <param name="name">Shown in logs as <c>mem://name</c>.</param>
-    public MemoryObjectStore(string name = "default") => Name = $"mem://{name}";
+    /// <param name="minPartBytes">Smallest part of a multipart upload but the last (S3's 5 MiB by default).</param>
+    public MemoryObjectStore(string name = "default", long minPartBytes = 5 * Bytes.MiB)
+    {
+        Name = $"mem://{name}";
+        Multipart = new Uploads(this, minPartBytes);
+    }
+
+    /// <inheritdoc/>
+    public IMultipartUploads Multipart { get; }
+
+    /// <summary>Multipart uploads with S3's rules: parts assembled in number order at completion.</summary>
+    private sealed class Uploads(MemoryObjectStore store, long minPartBytes) : IMultipartUploads
+    {
+        public long MinPartBytes => minPartBytes;
+
+        public int MaxParts => 10_000;
+
+        public Task<IMultipartUpload> StartAsync(string key, ObjectWriteOptions options, CancellationToken cancellationToken) =>
+            Task.FromResult<IMultipartUpload>(new Upload(store, key, options, minPartBytes));
+    }
+
+    private sealed class Upload(MemoryObjectStore store, string key, ObjectWriteOptions options, long minPartBytes) : IMultipartUpload
+    {
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<int, byte[]> _parts = new();
+
+        public string Key => key;
+
+        public async Task UploadPartAsync(int partNumber, ObjectContent content, CancellationToken cancellationToken)
+        {
+            var bytes = new byte[content.Length];
+            await using var s = content.OpenRead();
+            await s.ReadExactlyAsync(bytes, cancellationToken).ConfigureAwait(false);
+            _parts[partNumber] = bytes;
+        }
+
+        public async Task<ObjectInfo> CompleteAsync(int parts, long totalBytes, CancellationToken cancellationToken)
+        {
+            using var all = new MemoryStream();
+            for (int i = 1; i <= parts; i++)
+            {
+                if (!_parts.TryGetValue(i, out var p)) throw new InvalidOperationException($"part {i} of {key} was not uploaded");
+                if (i < parts && p.Length < minPartBytes) throw new ObjectStoreException($"part {i} of {key} is smaller than {minPartBytes} bytes");
+                all.Write(p);
+            }
+            var info = await store.WriteAsync(key, ObjectContent.FromBytes(all.ToArray()), options, cancellationToken).ConfigureAwait(false);
+            // Multipart ETags are not the MD5 of the content (S3: MD5 of the parts' MD5s, "-N").
+            info = info with { ETag = $"\"{Guid.NewGuid():n}-{parts}\"" };
+            lock (store._lock)
+            {
+                store._objects[key] = store._objects[key] with { Info = info };
+            }
+            return info;
+        }
+
+        public Task AbortAsync(CancellationToken cancellationToken)
+        {
+            _parts.Clear();
+            return Task.CompletedTask;
+        }
+    }
 
     /// <inheritdoc/>
     public string Name { get; }

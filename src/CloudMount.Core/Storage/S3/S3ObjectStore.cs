@@ -48,16 +48,28 @@ public sealed class S3ObjectStore : IObjectStore
             config.AuthenticationRegion = region;
             config.ForcePathStyle = options.ForcePathStyle ?? true;
             _endpoint = endpoint.GetLeftPart(UriPartial.Authority);
+            UnsignedPayload = endpoint.Scheme == Uri.UriSchemeHttps;
         }
         else
         {
             config.RegionEndpoint = RegionEndpoint.GetBySystemName(region);
             config.ForcePathStyle = options.ForcePathStyle ?? false;
             _endpoint = $"s3.{region}.amazonaws.com";
+            UnsignedPayload = true;
         }
         _client = new AmazonS3Client(credentials, config);
         Name = $"s3://{bucket}";
+        Multipart = new S3MultipartUploads(_client, bucket, (e, key) => Fail(e, key), UnsignedPayload);
     }
+
+    /// <inheritdoc/>
+    public IMultipartUploads Multipart { get; }
+
+    /// <summary>
+    /// Over HTTPS, bodies are sent as UNSIGNED-PAYLOAD: Content-MD5 and TLS protect them, and the SDK skips a
+    /// SHA-256 pass over every byte (the SDK's documented use; it refuses it over plain HTTP).
+    /// </summary>
+    internal bool UnsignedPayload { get; }
 
     /// <inheritdoc/>
     public string Name { get; }
@@ -209,6 +221,7 @@ public sealed class S3ObjectStore : IObjectStore
             InputStream = body,
             AutoCloseStream = false,
             UseChunkEncoding = false,
+            DisablePayloadSigning = UnsignedPayload,
             ContentType = options.ContentType,
             MD5Digest = options.ContentMd5 is { } md5 ? Convert.ToBase64String(md5) : null,
         };
@@ -229,13 +242,13 @@ public sealed class S3ObjectStore : IObjectStore
         }
     }
 
-    private static DateTimeOffset TruncatedNow()
+    internal static DateTimeOffset TruncatedNow()
     {
         var now = DateTimeOffset.UtcNow;
         return new DateTimeOffset(now.Ticks - now.Ticks % TimeSpan.TicksPerSecond, TimeSpan.Zero);
     }
 
-    private static void ApplyHeaders(HeadersCollection headers, MetadataCollection metadata, ObjectWriteOptions options)
+    internal static void ApplyHeaders(HeadersCollection headers, MetadataCollection metadata, ObjectWriteOptions options)
     {
         if (options.ContentEncoding is { } enc)
         {
@@ -250,74 +263,9 @@ public sealed class S3ObjectStore : IObjectStore
         }
     }
 
-    private async Task<ObjectInfo> WriteMultipartAsync(string key, ObjectContent content, ObjectWriteOptions options, CancellationToken cancellationToken)
-    {
-        long partSize = Math.Max(Math.Max(_options.PartSizeBytes, 5 * Bytes.MiB), (content.Length + 9_999) / 10_000);
-        int parts = (int)((content.Length + partSize - 1) / partSize);
-        string uploadId;
-        try
-        {
-            var init = new InitiateMultipartUploadRequest { BucketName = _bucket, Key = key, ContentType = options.ContentType };
-            ApplyHeaders(init.Headers, init.Metadata, options);
-            uploadId = (await _client.InitiateMultipartUploadAsync(init, cancellationToken).ConfigureAwait(false)).UploadId;
-        }
-        catch (Exception e)
-        {
-            throw Fail(e, key);
-        }
-        try
-        {
-            var etags = new PartETag[parts];
-            await Parallel.ForAsync(0, parts, new ParallelOptions { MaxDegreeOfParallelism = _options.UploadConcurrency, CancellationToken = cancellationToken }, async (i, ct) =>
-            {
-                long offset = i * partSize;
-                long length = Math.Min(partSize, content.Length - offset);
-                byte[] md5;
-                await using (var hashStream = content.OpenRead(offset, length))
-                {
-                    md5 = await MD5.HashDataAsync(hashStream, ct).ConfigureAwait(false);
-                }
-                await using var body = content.OpenRead(offset, length);
-                var r = await _client.UploadPartAsync(new UploadPartRequest
-                {
-                    BucketName = _bucket,
-                    Key = key,
-                    UploadId = uploadId,
-                    PartNumber = i + 1,
-                    PartSize = length,
-                    InputStream = body,
-                    UseChunkEncoding = false,
-                    MD5Digest = Convert.ToBase64String(md5),
-                }, ct).ConfigureAwait(false);
-                etags[i] = new PartETag(i + 1, r.ETag);
-            }).ConfigureAwait(false);
-            var done = await _client.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
-            {
-                BucketName = _bucket,
-                Key = key,
-                UploadId = uploadId,
-                PartETags = [.. etags],
-            }, cancellationToken).ConfigureAwait(false);
-            return new ObjectInfo(key, content.Length, done.ETag, TruncatedNow())
-            {
-                ContentType = options.ContentType,
-                ContentEncoding = options.ContentEncoding,
-                Metadata = options.Metadata,
-            };
-        }
-        catch (Exception e)
-        {
-            try
-            {
-                await _client.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = _bucket, Key = key, UploadId = uploadId }, CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (Exception)
-            {
-                // Some servers (s3rver) do not implement abort; the service's lifecycle rules clean up.
-            }
-            throw Fail(e, key);
-        }
-    }
+    private Task<ObjectInfo> WriteMultipartAsync(string key, ObjectContent content, ObjectWriteOptions options, CancellationToken cancellationToken) =>
+        Writing.ObjectWriter.WriteAsync(this, key, content, options,
+            new Writing.UploadOptions(_options.PartSizeBytes, _options.UploadConcurrency, ThresholdBytes: 0), cancellationToken);
 
     /// <inheritdoc/>
     public async Task DeleteAsync(string key, CancellationToken cancellationToken)

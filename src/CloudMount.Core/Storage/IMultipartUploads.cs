@@ -1,0 +1,39 @@
+namespace CloudMount.Core.Storage;
+
+/// <summary>
+/// A store's multipart upload capability (S3 multipart upload; Swift SLO and GCS resumable uploads fit the same
+/// shape): an object assembled from parts uploaded separately and in any order, which appears atomically at
+/// <see cref="IMultipartUpload.CompleteAsync"/>. Exposed through <see cref="IObjectStore.Multipart"/>; <c>null</c>
+/// there means the store writes objects only whole.
+/// </summary>
+public interface IMultipartUploads
+{
+    /// <summary>Smallest size of every part but the last, in bytes (S3: 5 MiB).</summary>
+    long MinPartBytes { get; }
+
+    /// <summary>Most parts in one upload (S3: 10,000).</summary>
+    int MaxParts { get; }
+
+    /// <summary>Starts an upload of <paramref name="key"/>; nothing is visible until it completes.</summary>
+    Task<IMultipartUpload> StartAsync(string key, ObjectWriteOptions options, CancellationToken cancellationToken);
+}
+
+/// <summary>One multipart upload in progress. Not thread-safe for the same part number; parts may run in parallel.</summary>
+public interface IMultipartUpload
+{
+    /// <summary>The key being written.</summary>
+    string Key { get; }
+
+    /// <summary>Uploads part <paramref name="partNumber"/> (1-based); uploading a number again replaces that part.</summary>
+    Task UploadPartAsync(int partNumber, ObjectContent content, CancellationToken cancellationToken);
+
+    /// <summary>Assembles parts 1..<paramref name="parts"/> into the object, atomically replacing any old one.</summary>
+    /// <param name="parts">How many parts, all uploaded.</param>
+    /// <param name="totalBytes">The object's size, for the returned metadata.</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <exception cref="InvalidOperationException">A part in 1..<paramref name="parts"/> was never uploaded.</exception>
+    Task<ObjectInfo> CompleteAsync(int parts, long totalBytes, CancellationToken cancellationToken);
+
+    /// <summary>Discards the upload and its parts. Never throws for a server that cannot abort.</summary>
+    Task AbortAsync(CancellationToken cancellationToken);
+}
