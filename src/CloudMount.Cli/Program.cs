@@ -16,6 +16,7 @@ public static class Program
             ObjectCommands.CreateCp(),
             ObjectCommands.CreateRm(),
             ObjectCommands.CreateStat(),
+            CacheCommand.Create(),
         };
         if (OperatingSystem.IsLinux())
         {

@@ -6,6 +6,7 @@ using CloudMount.Core.Caching;
 using CloudMount.Core.Reading;
 using CloudMount.Core.Storage;
 using CloudMount.Core.Vfs;
+using CloudMount.Core.Writing;
 using CloudMount.Linux;
 using Microsoft.Extensions.Logging;
 
@@ -44,13 +45,14 @@ internal static class MountCommand
         public Option<string?> CacheDir { get; } = new("--cache-dir") { Description = "Folder for staging files of writes (default: $XDG_CACHE_HOME/cloudmount or ~/.cache/cloudmount)" };
         public Option<string> CacheSize { get; } = new("--cache-size") { Description = "Largest size of the persistent disk cache (0 turns it off)", DefaultValueFactory = _ => "10GiB" };
         public Option<string> MemoryCacheSize { get; } = new("--memory-cache-size") { Description = "Largest size of the in-memory block cache (0 turns it off)", DefaultValueFactory = _ => "64MiB" };
+        public Option<string?> MetricsAddr { get; } = new("--metrics-addr") { Description = "Serve Prometheus metrics at http://ADDR/metrics; PORT alone listens on 127.0.0.1" };
         public Option<string> ReadAhead { get; } = new("--read-ahead") { Description = "Largest read-ahead window per open file", DefaultValueFactory = _ => "64MiB" };
         public Option<string> PartSize { get; } = new("--read-part-size") { Description = "Size of one range request of read-ahead", DefaultValueFactory = _ => "8MiB" };
 
         public void AddTo(Command c)
         {
             Common.AddTo(c);
-            foreach (Option o in new Option[] { ReadOnly, Uid, Gid, FileMode, DirMode, AllowOther, MetadataTtl, NegativeTtl, CacheDir, CacheSize, MemoryCacheSize, ReadAhead, PartSize })
+            foreach (Option o in new Option[] { ReadOnly, Uid, Gid, FileMode, DirMode, AllowOther, MetadataTtl, NegativeTtl, CacheDir, CacheSize, MemoryCacheSize, MetricsAddr, ReadAhead, PartSize })
             {
                 c.Options.Add(o);
             }
@@ -83,14 +85,6 @@ internal static class MountCommand
         }
     }
 
-    /// <summary>Default cache folder: $XDG_CACHE_HOME/cloudmount or ~/.cache/cloudmount.</summary>
-    internal static string DefaultCacheDir()
-    {
-        string? xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
-        string home = Environment.GetEnvironmentVariable("HOME") ?? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
-        return Path.Combine(string.IsNullOrEmpty(xdg) ? Path.Combine(home, ".cache") : xdg, "cloudmount");
-    }
-
     /// <summary>Mounts and waits. <paramref name="banner"/> is printed once the mount is ready (used by demo).</summary>
     internal static async Task<int> RunAsync(string url, string mountPoint, MountOptions o, ParseResult parse, Func<string, string>? banner, CancellationToken ct)
     {
@@ -109,11 +103,12 @@ internal static class MountCommand
             long memoryCacheSize = ParseSize(parse.GetValue(o.MemoryCacheSize)!, "--memory-cache-size", allowZero: true);
             double ttl = parse.GetValue(o.MetadataTtl), negTtl = parse.GetValue(o.NegativeTtl);
             if (ttl < 0 || negTtl < 0) throw new UsageException("TTLs must be zero or more seconds");
+            Uri? metricsAddr = parse.GetValue(o.MetricsAddr) is { } addr ? MetricsExporter.ParseAddress(addr) : null;
 
             await using var opened = await StoreFactory.OpenAsync(url, connect, ct).ConfigureAwait(false);
             await StoreProbe.CheckAsync(opened, TimeSpan.FromSeconds(20), ct).ConfigureAwait(false);
 
-            string cacheDir = parse.GetValue(o.CacheDir) ?? DefaultCacheDir();
+            string cacheDir = parse.GetValue(o.CacheDir) ?? CacheDirectory.Default();
             using var disk = cacheSize > 0 ? DiskCache.Open(cacheDir, cacheSize, logs.CreateLogger("cache")) : null;
             using var memory = memoryCacheSize > 0 ? new MemoryBlockCache(memoryCacheSize) : null;
             await using var caches = new ReadCaches(memory, disk);
@@ -143,6 +138,10 @@ internal static class MountCommand
 
             log.LogInformation("mounted {Url} on {MountPoint} (credentials: {Credentials}); Ctrl-C or `fusermount3 -u {MountPoint}` to unmount",
                 opened.Url.ToString().TrimEnd('/'), mp, opened.CredentialSource, mp);
+            using var metrics = metricsAddr is null ? null : MetricsExporter.Start(metricsAddr);
+            if (metricsAddr is not null) log.LogInformation("metrics at {Address}metrics", metricsAddr);
+            // Files earlier mounts staged but could not upload go up now, in the background.
+            var recovery = Task.Run(() => WriteBackRecovery.RunAsync(Path.Combine(cacheDir, "staging"), opened.Store, vfsOptions.Upload, logs.CreateLogger("recovery"), CancellationToken.None));
             if (banner is not null)
             {
                 Console.Out.WriteLine(banner(mp));
@@ -175,6 +174,8 @@ internal static class MountCommand
             await mount.Completion.ConfigureAwait(false);
             await mount.DisposeAsync().ConfigureAwait(false);
             await fs.DisposeAsync().ConfigureAwait(false);
+            await recovery.ConfigureAwait(false);
+            await caches.DisposeAsync().ConfigureAwait(false);
             log.LogInformation("unmounted {MountPoint}; {Stats}; {Cache}", mp, opened.Stats, caches);
             return 0;
         }

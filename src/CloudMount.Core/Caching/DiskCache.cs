@@ -397,6 +397,34 @@ public sealed class DiskCache : IDisposable
     /// <param name="LastAccess">When it was last read or written.</param>
     public sealed record CacheEntryInfo(ObjectVersion Version, long CachedBytes, DateTimeOffset LastAccess);
 
+    /// <summary>
+    /// Reads the records of a cache folder without opening it (a running mount may hold it): what a
+    /// <c>cloudmount cache list</c> shows. Unreadable records are skipped.
+    /// </summary>
+    public static IReadOnlyList<CacheEntryInfo> Inspect(string directory)
+    {
+        var result = new List<CacheEntryInfo>();
+        string root = Path.Combine(directory, "data");
+        if (!System.IO.Directory.Exists(root)) return result;
+        foreach (var meta in System.IO.Directory.EnumerateFiles(root, "*.meta", SearchOption.AllDirectories))
+        {
+            try
+            {
+                var m = JsonSerializer.Deserialize<Meta>(File.ReadAllText(meta))!;
+                var v = new ObjectVersion(m.Store, m.Key, m.ETag, m.Size);
+                var bits = DecodeBits(m.Blocks, v.BlockCount);
+                long bytes = 0;
+                for (long b = 0; b < bits.Length; b++) if (bits[b]) bytes += v.BlockLength(b);
+                result.Add(new CacheEntryInfo(v, bytes, m.LastAccess));
+            }
+            catch (Exception e) when (e is JsonException or IOException or FormatException or NullReferenceException)
+            {
+                // Skipped: the owning mount drops it when it next opens the cache.
+            }
+        }
+        return result.OrderByDescending(e => e.LastAccess).ToList();
+    }
+
     /// <summary>Every cached version, most recently used first.</summary>
     public IReadOnlyList<CacheEntryInfo> List()
     {

@@ -108,6 +108,21 @@ public sealed class MetadataCache : IDisposable
     /// <summary>Forgets a missing-name entry.</summary>
     public void ClearMissing(string key) => _cache.Remove(N(key));
 
+    /// <summary>
+    /// Forgets everything known under <paramref name="prefix"/> (listings, objects, missing names), after a
+    /// directory was renamed or removed, so a new directory of the old name starts from the store.
+    /// </summary>
+    public void InvalidatePrefix(string prefix)
+    {
+        foreach (var key in _cache.Keys)
+        {
+            if (key is ValueTuple<char, string> k && k.Item2.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                _cache.Remove(key);
+            }
+        }
+    }
+
     /// <summary>Entries held now (for tests).</summary>
     public long Count => _cache.Count;
 

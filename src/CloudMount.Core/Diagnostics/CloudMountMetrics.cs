@@ -19,7 +19,8 @@ public static class CloudMountMetrics
     public static readonly Counter<long> Requests = Meter.CreateCounter<long>("cloudmount.requests", "{request}", "Requests made to object stores");
 
     /// <summary>Request durations in seconds; tag <c>kind</c>.</summary>
-    public static readonly Histogram<double> RequestDuration = Meter.CreateHistogram<double>("cloudmount.request.duration", "s", "Time to the first byte of an answer");
+    public static readonly Histogram<double> RequestDuration = Meter.CreateHistogram<double>("cloudmount.request.duration", "s", "Time to the first byte of an answer",
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] });
 
     /// <summary>Body bytes; tag <c>direction</c> (down, up).</summary>
     public static readonly Counter<long> Bytes = Meter.CreateCounter<long>("cloudmount.bytes", "By", "Object bytes moved");
@@ -34,7 +35,8 @@ public static class CloudMountMetrics
     public static readonly Counter<long> CacheMisses = Meter.CreateCounter<long>("cloudmount.cache.misses", "{block}", "Blocks a cache did not hold");
 
     /// <summary>Read-ahead window sizes in bytes, recorded when a window grows.</summary>
-    public static readonly Histogram<long> PrefetchWindow = Meter.CreateHistogram<long>("cloudmount.prefetch.window", "By", "Read-ahead window after growing");
+    public static readonly Histogram<long> PrefetchWindow = Meter.CreateHistogram<long>("cloudmount.prefetch.window", "By", "Read-ahead window after growing",
+        advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = [1 << 20, 2 << 20, 4 << 20, 8 << 20, 16 << 20, 32 << 20, 64 << 20, 128 << 20, 256 << 20] });
 
     private static long _uploadsInFlight;
 

@@ -175,6 +175,7 @@ public sealed partial class CloudFileSystem
             await HydrateAsync(h.Inode, w, cancellationToken).ConfigureAwait(false);
             w.File.Write(offset, data.Span);
             w.Dirty = true;
+            w.HasWrites = true;
             w.Mtime = _time.GetUtcNow();
             if (w.Session is null && _store.Multipart is { } multipart && w.File.Length >= 2 * _options.Upload.PartBytes)
             {
@@ -197,15 +198,25 @@ public sealed partial class CloudFileSystem
 
     /// <summary>
     /// Called on every close() of a descriptor: uploads the file if it has changes. Its failure is what close()
-    /// returns, and the staging file is kept.
+    /// returns, and the staging file is kept. A file that was only created or truncated to empty, with nothing
+    /// written yet, is left for the last close (release): a shell redirect (<c>echo x &gt; f</c>) closes a
+    /// duplicate of the descriptor before writing, which would otherwise store an empty object first.
     /// </summary>
     /// <exception cref="FileSystemException">Io when the upload failed (after retries).</exception>
-    public ValueTask FlushAsync(ulong fh, CancellationToken cancellationToken) =>
-        new(UploadIfDirtyAsync(GetHandle(fh).Inode, cancellationToken));
+    public ValueTask FlushAsync(ulong fh, CancellationToken cancellationToken)
+    {
+        var n = GetHandle(fh).Inode;
+        if (n.Write is { HasWrites: false } w && w.Hydrated && w.File.Length == 0)
+        {
+            return ValueTask.CompletedTask;
+        }
+        return new(UploadIfDirtyAsync(n, cancellationToken));
+    }
 
-    /// <summary>fsync: the same as flush, the data is durable once uploaded.</summary>
+    /// <summary>fsync: uploads whatever changed, empty files included.</summary>
     /// <exception cref="FileSystemException">Io when the upload failed.</exception>
-    public ValueTask FsyncAsync(ulong fh, CancellationToken cancellationToken) => FlushAsync(fh, cancellationToken);
+    public ValueTask FsyncAsync(ulong fh, CancellationToken cancellationToken) =>
+        new(UploadIfDirtyAsync(GetHandle(fh).Inode, cancellationToken));
 
     private async Task UploadIfDirtyAsync(Inode n, CancellationToken ct)
     {
@@ -249,11 +260,12 @@ public sealed partial class CloudFileSystem
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
             w.UploadFailed = true;
-            w.File.WriteSidecar(_store.Name, key, e.Message);
+            w.File.WriteSidecar(_store.Name, key, e.Message, w.RemoteETag);
             _logger.LogError("upload of {Key} to {Store} failed: {Error}; the data is kept in {Path}", key, _store.Name, e.Message, w.File.Path);
             throw new FileSystemException(FsError.Io, $"upload of {key} failed: {e.Message}", e);
         }
         w.Dirty = false;
+        w.HasWrites = false;
         w.UploadFailed = false;
         w.RemoteSize = w.File.Length;
         w.RemoteETag = info.ETag;
@@ -300,6 +312,18 @@ public sealed partial class CloudFileSystem
         {
             bool detached;
             lock (_lock) detached = n.Detached;
+            if (!detached && w.Dirty && !w.HasWrites)
+            {
+                // Created or truncated and closed without a write: store the empty file now (see FlushAsync).
+                try
+                {
+                    await UploadLockedAsync(n, w, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (FileSystemException)
+                {
+                    // Logged and kept with a sidecar by the upload.
+                }
+            }
             if (detached && w.Session is { } orphan)
             {
                 // Unlinked while written: its parts must not linger in the store.

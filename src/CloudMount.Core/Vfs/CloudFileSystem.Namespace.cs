@@ -1,3 +1,4 @@
+using CloudMount.Core.Storage;
 using Microsoft.Extensions.Logging;
 
 namespace CloudMount.Core.Vfs;
@@ -30,10 +31,11 @@ public sealed partial class CloudFileSystem
 
     /// <summary>
     /// Renames a file: a server-side copy to the new key, then a delete of the old one (a file not yet uploaded
-    /// only changes its name, and is uploaded under the new one). Renaming a directory returns CrossDevice
-    /// (EXDEV), on which mv copies and deletes by itself.
+    /// only changes its name, and is uploaded under the new one). Renames a directory: every key under it is
+    /// copied (server-side, in parallel) and only when all copies exist are the old keys deleted, so an
+    /// interrupted rename leaves every object reachable under the old or the new name, never neither.
     /// </summary>
-    /// <exception cref="FileSystemException">ReadOnly, NotFound, CrossDevice, IsDirectory, Exists (NoReplace), InvalidArgument (Exchange).</exception>
+    /// <exception cref="FileSystemException">ReadOnly, NotFound, IsDirectory, NotDirectory, NotEmpty, Exists (NoReplace), InvalidArgument (Exchange, or a directory into itself), Io (a copy or delete failed).</exception>
     public async ValueTask RenameAsync(ulong parent, string name, ulong newParent, string newName, RenameFlags flags, CancellationToken cancellationToken)
     {
         ThrowIfReadOnly();
@@ -47,7 +49,8 @@ public sealed partial class CloudFileSystem
         var source = await FindChildAsync(fromDir, name, cancellationToken).ConfigureAwait(false) ?? throw NotFound(name);
         if (source.IsDirectory)
         {
-            throw new FileSystemException(FsError.CrossDevice, "renaming a directory is done by copying");
+            await RenameDirectoryAsync(fromDir, name, source, toDir, newName, flags, cancellationToken).ConfigureAwait(false);
+            return;
         }
         var target = await FindChildAsync(toDir, newName, cancellationToken).ConfigureAwait(false);
         if (target == source)
@@ -110,5 +113,90 @@ public sealed partial class CloudFileSystem
         {
             w?.Gate.Release();
         }
+    }
+
+    private async Task RenameDirectoryAsync(Inode fromDir, string name, Inode source, Inode toDir, string newName, RenameFlags flags, CancellationToken ct)
+    {
+        lock (_lock)
+        {
+            for (var d = toDir; d is not null; d = d.Parent)
+            {
+                if (d == source) throw new FileSystemException(FsError.InvalidArgument, "cannot move a directory into itself");
+            }
+        }
+        var target = await FindChildAsync(toDir, newName, ct).ConfigureAwait(false);
+        if (target == source) return;
+        string oldPrefix = DirectoryPrefix(source);
+        string newPrefix = DirectoryPrefix(toDir) + newName + "/";
+        if (target is not null)
+        {
+            if ((flags & RenameFlags.NoReplace) != 0) throw new FileSystemException(FsError.Exists, $"{newName} exists");
+            if (!target.IsDirectory) throw new FileSystemException(FsError.NotDirectory, $"{newName} is not a directory");
+            // POSIX: a directory may replace an empty one.
+            var inside = await _store.ListAsync(new ListRequest(newPrefix, null, null, 2), ct).ConfigureAwait(false);
+            bool hasLocal;
+            lock (_lock) hasLocal = target.Children?.Values.Any(c => c.LocalOnly && !c.Detached) == true;
+            if (hasLocal || inside.Objects.Any(o => o.Key != newPrefix) || inside.CommonPrefixes.Count > 0)
+            {
+                throw new FileSystemException(FsError.NotEmpty, $"{newName} is not empty");
+            }
+        }
+        var keys = new List<string>();
+        string? token = null;
+        do
+        {
+            var page = await _store.ListAsync(new ListRequest(oldPrefix, null, token), ct).ConfigureAwait(false);
+            keys.AddRange(page.Objects.Select(o => o.Key));
+            token = page.NextPageToken;
+        }
+        while (token is not null);
+
+        var copied = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = ct };
+        try
+        {
+            await Parallel.ForEachAsync(keys, parallel, async (key, token2) =>
+            {
+                string to = newPrefix + key[oldPrefix.Length..];
+                await _store.CopyAsync(key, to, token2).ConfigureAwait(false);
+                copied.Add(to);
+            }).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Every object is still under the old name; take back the partial copies.
+            foreach (var to in copied)
+            {
+                try { await _store.DeleteAsync(to, CancellationToken.None).ConfigureAwait(false); }
+                catch (Exception) { /* a duplicate under the new name is harmless */ }
+            }
+            throw new FileSystemException(FsError.Io, $"renaming {name}: {e.Message}", e);
+        }
+        try
+        {
+            await Parallel.ForEachAsync(keys, parallel, async (key, token2) => await _store.DeleteAsync(key, token2).ConfigureAwait(false)).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _logger.LogWarning("renamed {Old} to {New}, but some old keys remain (they are also under the new name): {Error}", oldPrefix, newPrefix, e.Message);
+            throw new FileSystemException(FsError.Io, $"renaming {name}: {e.Message}", e);
+        }
+        lock (_lock)
+        {
+            if (target is not null) DetachLocked(target);
+            if (fromDir.Children?.TryGetValue(name, out var c) == true && c == source)
+            {
+                fromDir.Children.Remove(name);
+            }
+            _meta.InvalidatePrefix(oldPrefix);
+            _meta.InvalidatePrefix(newPrefix);
+            SetListingEntryLocked(fromDir, name, null);
+            source.Parent = toDir;
+            source.Name = newName;
+            (toDir.Children ??= [])[newName] = source;
+            _meta.UpdateListingEntry(DirectoryPrefixLocked(toDir), newName, new ChildEntry(NodeKind.Directory, 0, null, _mountTime));
+            _meta.ClearMissing(DirectoryPrefixLocked(toDir) + newName);
+        }
+        _logger.LogDebug("renamed directory {Old} to {New}: {Count} keys", oldPrefix, newPrefix, keys.Count);
     }
 }

@@ -463,7 +463,7 @@ public sealed partial class CloudFileSystem : IAsyncDisposable
             if (w.Dirty)
             {
                 _logger.LogError("unmounting with {Key} not uploaded; its data is kept in {Path}", FileKey(n), w.File.Path);
-                w.File.WriteSidecar(_store.Name, FileKey(n), "not uploaded at unmount");
+                w.File.WriteSidecar(_store.Name, FileKey(n), "not uploaded at unmount", w.RemoteETag);
                 w.File.Close(delete: false);
             }
             else
@@ -471,7 +471,7 @@ public sealed partial class CloudFileSystem : IAsyncDisposable
                 w.File.Close(delete: true);
             }
         }
-        _staging.RemoveIfEmpty();
+        _staging.Dispose();
         _meta.Dispose();
     }
 }

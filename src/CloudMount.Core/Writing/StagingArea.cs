@@ -6,16 +6,23 @@ namespace CloudMount.Core.Writing;
 /// <summary>
 /// The folder that holds staging files of one mount: <c>&lt;dir&gt;/&lt;id&gt;.data</c>, plus, for a file whose
 /// upload failed, a sidecar <c>&lt;id&gt;.json</c> naming the store and key, so that the data can be found and
-/// uploaded later (nothing is lost silently).
+/// uploaded later (nothing is lost silently). The mount holds an exclusive lock on <c>&lt;dir&gt;/.lock</c> while it
+/// runs, so <see cref="WriteBackRecovery"/> in another mount leaves its files alone.
 /// </summary>
-public sealed class StagingArea
+public sealed class StagingArea : IDisposable
 {
-    /// <summary>Creates the folder if needed.</summary>
-    /// <exception cref="IOException">The folder cannot be created.</exception>
+    /// <summary>Name of the lock file a live mount holds in its staging folder.</summary>
+    public const string LockFileName = ".lock";
+
+    private readonly FileStream _lock;
+
+    /// <summary>Creates the folder if needed and locks it.</summary>
+    /// <exception cref="IOException">The folder cannot be created or is locked by another process.</exception>
     public StagingArea(string directory)
     {
         Directory = directory;
         System.IO.Directory.CreateDirectory(directory);
+        _lock = new FileStream(Path.Combine(directory, LockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
     }
 
     /// <summary>The folder.</summary>
@@ -24,19 +31,20 @@ public sealed class StagingArea
     /// <summary>Creates an empty staging file.</summary>
     public StagingFile Create() => new(Path.Combine(Directory, Guid.NewGuid().ToString("n") + ".data"));
 
-    /// <summary>Removes the folder if nothing is left in it (called at unmount).</summary>
-    public void RemoveIfEmpty()
+    /// <summary>Unlocks the folder and removes it if nothing but the lock is left (called at unmount).</summary>
+    public void Dispose()
     {
+        _lock.Dispose();
         try
         {
-            if (System.IO.Directory.Exists(Directory) && !System.IO.Directory.EnumerateFileSystemEntries(Directory).Any())
+            if (System.IO.Directory.Exists(Directory) && System.IO.Directory.EnumerateFileSystemEntries(Directory).All(f => Path.GetFileName(f) == LockFileName))
             {
-                System.IO.Directory.Delete(Directory);
+                System.IO.Directory.Delete(Directory, recursive: true);
             }
         }
         catch (IOException)
         {
-            // Another mount may share the parent; leaving an empty folder is harmless.
+            // Leaving an empty folder is harmless.
         }
     }
 }
@@ -99,15 +107,13 @@ public sealed class StagingFile : IDisposable
     }
 
     /// <summary>Writes a sidecar that names the object this data belongs to, so a failed upload can be recovered.</summary>
-    public void WriteSidecar(string store, string key, string reason)
+    /// <param name="store">The store's name, for example <c>s3://bucket</c>.</param>
+    /// <param name="key">The key the data belongs to.</param>
+    /// <param name="reason">Why it is not uploaded.</param>
+    /// <param name="baseETag">The ETag of the object the changes started from (<c>null</c> for a new file), to detect conflicting writes at recovery.</param>
+    public void WriteSidecar(string store, string key, string reason, string? baseETag)
     {
-        string json = JsonSerializer.Serialize(new Dictionary<string, string>
-        {
-            ["store"] = store,
-            ["key"] = key,
-            ["reason"] = reason,
-            ["time"] = DateTimeOffset.UtcNow.ToString("O"),
-        });
+        string json = JsonSerializer.Serialize(new PendingUpload(store, key, reason, DateTimeOffset.UtcNow, baseETag));
         File.WriteAllText(System.IO.Path.ChangeExtension(Path, ".json"), json);
     }
 
@@ -125,3 +131,16 @@ public sealed class StagingFile : IDisposable
     /// <summary>Closes the file and deletes it.</summary>
     public void Dispose() => Close(delete: true);
 }
+
+/// <summary>The sidecar of a staged file that could not be uploaded.</summary>
+/// <param name="Store">The store's name.</param>
+/// <param name="Key">The key the data belongs to.</param>
+/// <param name="Reason">Why it was not uploaded.</param>
+/// <param name="Time">When the upload failed.</param>
+/// <param name="BaseETag">ETag of the object the changes started from, or <c>null</c> for a new file.</param>
+public sealed record PendingUpload(
+    [property: System.Text.Json.Serialization.JsonPropertyName("store")] string Store,
+    [property: System.Text.Json.Serialization.JsonPropertyName("key")] string Key,
+    [property: System.Text.Json.Serialization.JsonPropertyName("reason")] string Reason,
+    [property: System.Text.Json.Serialization.JsonPropertyName("time")] DateTimeOffset Time,
+    [property: System.Text.Json.Serialization.JsonPropertyName("baseETag")] string? BaseETag);

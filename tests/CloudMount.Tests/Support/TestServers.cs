@@ -120,6 +120,23 @@ public static class TestServers
         return server;
     }
 
+    /// <summary>
+    /// An s3rver of the test's own, which the test may stop and start again on the same port and data
+    /// (offline behaviour). Stopped at the end of the run like the others.
+    /// </summary>
+    public static async Task<(S3Server Server, Func<Task> Stop, Func<Task> Start)> StartPrivateS3rverAsync()
+    {
+        int port = FreePortRange(1);
+        string state = Paths.NewDir("s3rver-private");
+        string script = Path.Combine(Paths.Repo, "tests", "servers", "s3rver.sh");
+        string start = $"{ProcessRunner.Q(script)} start {ProcessRunner.Q(state)} {port}";
+        string stop = $"{ProcessRunner.Q(script)} stop {ProcessRunner.Q(state)}";
+        var server = new S3Server("s3rver", new Uri($"http://127.0.0.1:{port}"), "S3RVER", "S3RVER", stop);
+        lock (Started) Started.Add(server);
+        await ProcessRunner.BashOkAsync(start, timeout: TimeSpan.FromMinutes(2));
+        return (server, () => ProcessRunner.BashOkAsync(stop), () => ProcessRunner.BashOkAsync(start, timeout: TimeSpan.FromMinutes(2)));
+    }
+
     /// <summary>Stops every server this run started.</summary>
     public static async Task StopAllAsync()
     {

@@ -126,7 +126,7 @@ public sealed class VfsTests
         Assert.That(await _h.GetTextAsync("new.txt"), Is.EqualTo("Jello world"));
         var attrs = await _h.Fs.GetAttrAsync(entry.Attributes.Ino, CancellationToken.None);
         Assert.That(attrs.Size, Is.EqualTo(11));
-        Assert.That(Directory.GetFiles(_h.Staging), Is.Empty, "a clean staging file is removed at release");
+        Assert.That(Directory.GetFiles(_h.Staging, "*.data"), Is.Empty, "a clean staging file is removed at release");
     }
 
     [Test]
@@ -190,7 +190,7 @@ public sealed class VfsTests
         await _h.Fs.FlushAsync(open.Handle, CancellationToken.None);
         await _h.Fs.ReleaseAsync(open.Handle);
         Assert.That(await _h.GetTextAsync("precious.dat"), Is.EqualTo("do not lose me"));
-        Assert.That(Directory.GetFiles(_h.Staging), Is.Empty);
+        Assert.That(Directory.GetFiles(_h.Staging, "*.data"), Is.Empty);
     }
 
     [Test]
@@ -234,7 +234,7 @@ public sealed class VfsTests
     }
 
     [Test]
-    public async Task Rename_copies_then_deletes_and_a_directory_rename_says_exdev()
+    public async Task Rename_of_a_file_copies_then_deletes()
     {
         await _h.PutAsync("from.txt", "moving");
         await _h.PutAsync("d1/x", "x");
@@ -246,8 +246,6 @@ public sealed class VfsTests
         var names = (await _h.ListAsync(dir.Attributes.Ino)).Skip(2).Select(e => e.Name);
         Assert.That(names, Is.EqualTo(new[] { "to.txt" }));
         Assert.ThrowsAsync<FileSystemException>(() => _h.WalkAsync("from.txt"));
-        var ex = Assert.ThrowsAsync<FileSystemException>(async () => await _h.Fs.RenameAsync(CloudFileSystem.RootIno, "d1", CloudFileSystem.RootIno, "d3", RenameFlags.None, CancellationToken.None));
-        Assert.That(ex!.Error, Is.EqualTo(FsError.CrossDevice));
         var noReplace = Assert.ThrowsAsync<FileSystemException>(async () => await _h.Fs.RenameAsync(dir.Attributes.Ino, "to.txt", CloudFileSystem.RootIno, "d1", RenameFlags.NoReplace, CancellationToken.None));
         Assert.That(noReplace!.Error, Is.EqualTo(FsError.Exists));
     }
@@ -362,5 +360,56 @@ public sealed class VfsTests
         using var ms = new MemoryStream();
         await r.Content.CopyToAsync(ms);
         Assert.That(ms.ToArray().AsSpan().SequenceEqual(data.AsSpan(0, 2_500_000)));
+    }
+
+    [Test]
+    public async Task Renaming_a_directory_moves_every_key_under_it()
+    {
+        await _h.PutAsync("old/a.txt", "a");
+        await _h.PutAsync("old/sub/b.txt", "b");
+        await _h.PutAsync("old/", "");
+        await _h.PutAsync("oldish.txt", "not inside");
+        var old = await _h.WalkAsync("old");
+        await _h.ListAsync(old.Attributes.Ino);
+        await _h.Fs.RenameAsync(CloudFileSystem.RootIno, "old", CloudFileSystem.RootIno, "new", RenameFlags.None, CancellationToken.None);
+        var keys = (await _h.Backend.ListAsync(new ListRequest("", null), CancellationToken.None)).Objects.Select(o => o.Key);
+        Assert.That(keys, Is.EqualTo(new[] { "new/", "new/a.txt", "new/sub/b.txt", "oldish.txt" }));
+        Assert.That(_h.Requests(RequestKind.Copy), Is.EqualTo(3));
+        // The same inode is now reachable under the new name, with its children.
+        var moved = await _h.WalkAsync("new");
+        Assert.That(moved.Attributes.Ino, Is.EqualTo(old.Attributes.Ino));
+        Assert.That((await _h.ListAsync(moved.Attributes.Ino)).Skip(2).Select(e => e.Name), Is.EqualTo(new[] { "a.txt", "sub" }));
+        Assert.ThrowsAsync<FileSystemException>(() => _h.WalkAsync("old"));
+        // A new directory of the old name starts empty, not with the old listing.
+        var again = await _h.Fs.MkdirAsync(CloudFileSystem.RootIno, "old", CancellationToken.None);
+        Assert.That((await _h.ListAsync(again.Attributes.Ino)).Skip(2), Is.Empty);
+    }
+
+    [Test]
+    public async Task An_interrupted_directory_rename_leaves_everything_under_the_old_name()
+    {
+        for (int i = 0; i < 10; i++) await _h.PutAsync($"src/f{i}", $"{i}");
+        int copies = 0;
+        _h.Faults.Fail = (op, _) => op == "copy" && Interlocked.Increment(ref copies) == 6 ? new ObjectStoreException("injected: copy failed") : null;
+        var ex = Assert.ThrowsAsync<FileSystemException>(async () => await _h.Fs.RenameAsync(CloudFileSystem.RootIno, "src", CloudFileSystem.RootIno, "dst", RenameFlags.None, CancellationToken.None));
+        Assert.That(ex!.Error, Is.EqualTo(FsError.Io));
+        var keys = (await _h.Backend.ListAsync(new ListRequest("", null), CancellationToken.None)).Objects.Select(o => o.Key).ToList();
+        Assert.That(keys.Count(k => k.StartsWith("src/")), Is.EqualTo(10), "nothing lost under the old name");
+        Assert.That(keys.Where(k => k.StartsWith("dst/")), Is.Empty, "partial copies taken back");
+    }
+
+    [Test]
+    public async Task A_directory_may_replace_an_empty_one_but_not_a_full_one_or_itself()
+    {
+        await _h.PutAsync("a/x", "x");
+        await _h.PutAsync("empty/", "");
+        await _h.PutAsync("full/y", "y");
+        await _h.Fs.RenameAsync(CloudFileSystem.RootIno, "a", CloudFileSystem.RootIno, "empty", RenameFlags.None, CancellationToken.None);
+        Assert.That(await _h.GetTextAsync("empty/x"), Is.EqualTo("x"));
+        var full = Assert.ThrowsAsync<FileSystemException>(async () => await _h.Fs.RenameAsync(CloudFileSystem.RootIno, "empty", CloudFileSystem.RootIno, "full", RenameFlags.None, CancellationToken.None));
+        Assert.That(full!.Error, Is.EqualTo(FsError.NotEmpty));
+        var inner = await _h.WalkAsync("full");
+        var self = Assert.ThrowsAsync<FileSystemException>(async () => await _h.Fs.RenameAsync(CloudFileSystem.RootIno, "full", inner.Attributes.Ino, "deeper", RenameFlags.None, CancellationToken.None));
+        Assert.That(self!.Error, Is.EqualTo(FsError.InvalidArgument));
     }
 }

@@ -22,14 +22,16 @@ public sealed class CountingObjectStore(IObjectStore inner, RequestStats stats) 
 
     private async Task<T> Count<T>(RequestKind kind, Task<T> call)
     {
-        Stats.AddRequest(kind);
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
-            return await call.ConfigureAwait(false);
+            var result = await call.ConfigureAwait(false);
+            Stats.AddRequest(kind, ok: true, System.Diagnostics.Stopwatch.GetElapsedTime(start));
+            return result;
         }
         catch
         {
-            Stats.AddFailure(kind);
+            Stats.AddRequest(kind, ok: false, System.Diagnostics.Stopwatch.GetElapsedTime(start));
             throw;
         }
     }

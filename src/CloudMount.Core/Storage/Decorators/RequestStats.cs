@@ -1,4 +1,5 @@
 using System.Text;
+using CloudMount.Core.Diagnostics;
 
 namespace CloudMount.Core.Storage.Decorators;
 
@@ -49,20 +50,38 @@ public sealed class RequestStats
     /// <summary>Requests repeated after a transient failure.</summary>
     public long Retries => Interlocked.Read(ref _retries);
 
-    /// <summary>Counts one request.</summary>
-    public void AddRequest(RequestKind kind) => Interlocked.Increment(ref _requests[(int)kind]);
+    private static readonly string[] KindTags = Enum.GetNames<RequestKind>().Select(n => n.ToLowerInvariant()).ToArray();
 
-    /// <summary>Counts one failed request.</summary>
-    public void AddFailure(RequestKind kind) => Interlocked.Increment(ref _failures[(int)kind]);
+    /// <summary>Counts one finished request and its duration (also in <see cref="CloudMountMetrics"/>).</summary>
+    public void AddRequest(RequestKind kind, bool ok, TimeSpan duration)
+    {
+        Interlocked.Increment(ref _requests[(int)kind]);
+        if (!ok) Interlocked.Increment(ref _failures[(int)kind]);
+        var kindTag = new KeyValuePair<string, object?>("kind", KindTags[(int)kind]);
+        CloudMountMetrics.Requests.Add(1, kindTag, new KeyValuePair<string, object?>("outcome", ok ? "ok" : "error"));
+        CloudMountMetrics.RequestDuration.Record(duration.TotalSeconds, kindTag);
+    }
 
     /// <summary>Adds downloaded body bytes.</summary>
-    public void AddDownloaded(long bytes) => Interlocked.Add(ref _bytesDown, bytes);
+    public void AddDownloaded(long bytes)
+    {
+        Interlocked.Add(ref _bytesDown, bytes);
+        CloudMountMetrics.Bytes.Add(bytes, new KeyValuePair<string, object?>("direction", "down"));
+    }
 
     /// <summary>Adds uploaded body bytes.</summary>
-    public void AddUploaded(long bytes) => Interlocked.Add(ref _bytesUp, bytes);
+    public void AddUploaded(long bytes)
+    {
+        Interlocked.Add(ref _bytesUp, bytes);
+        CloudMountMetrics.Bytes.Add(bytes, new KeyValuePair<string, object?>("direction", "up"));
+    }
 
     /// <summary>Counts one retry.</summary>
-    public void AddRetry() => Interlocked.Increment(ref _retries);
+    public void AddRetry()
+    {
+        Interlocked.Increment(ref _retries);
+        CloudMountMetrics.Retries.Add(1);
+    }
 
     /// <summary>One line: <c>requests: LIST 21, HEAD 0, GET 2000, PUT 0, DELETE 0, COPY 0; downloaded 2.0 MiB, uploaded 0 B; retries 0</c>.</summary>
     public override string ToString()
