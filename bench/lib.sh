@@ -9,6 +9,8 @@ bench_init() {
   BENCH_MOUNTS=()
   trap bench_cleanup EXIT
   "$BENCH_ROOT/scripts/install-test-deps.sh"
+  # Peer mounts and tools the benchmarks compare against (Debian packages).
+  "$BENCH_ROOT/scripts/apt-install.sh" rclone s3fs bindfs procps
   dotnet publish "$BENCH_ROOT/src/CloudMount.Cli" -c Release -o "$BENCH_ROOT/artifacts/cloudmount" --nologo -v quiet
 }
 
@@ -72,3 +74,43 @@ requests_line() { grep -o "requests: .*" "$1" | tail -1; }
 median() { python3 -c 'import sys,statistics; print("%.1f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
 ratio() { python3 -c 'import sys; print("%.2f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$1" "$2"; }
 mibps() { python3 -c 'import sys; print("%.1f" % (float(sys.argv[1]) / 1048576 / float(sys.argv[2])))' "$1" "$2"; }
+
+# Peer mounts. Each prints nothing and returns once the directory is mounted.
+# mount_rclone ENDPOINT ACCESS SECRET BUCKET DIR
+mount_rclone() {
+  local dir=$5; mkdir -p "$dir"
+  env -u AWS_CA_BUNDLE RCLONE_CONFIG_B_TYPE=s3 RCLONE_CONFIG_B_PROVIDER=Other RCLONE_CONFIG_B_ENDPOINT="$1" \
+    RCLONE_CONFIG_B_ACCESS_KEY_ID="$2" RCLONE_CONFIG_B_SECRET_ACCESS_KEY="$3" RCLONE_CONFIG_B_REGION=us-east-1 \
+    rclone mount "B:$4" "$dir" --vfs-cache-mode off > "$BENCH_STATE/rclone.log" 2>&1 &
+  BENCH_MOUNTS+=("$dir")
+  wait_mounted "$dir"
+}
+
+# mount_s3fs ENDPOINT ACCESS SECRET BUCKET DIR
+mount_s3fs() {
+  local dir=$5; mkdir -p "$dir"
+  AWSACCESSKEYID="$2" AWSSECRETACCESSKEY="$3" s3fs "$4" "$dir" -o url="$1" -o use_path_request_style -o endpoint=us-east-1 > "$BENCH_STATE/s3fs.log" 2>&1
+  BENCH_MOUNTS+=("$dir")
+  wait_mounted "$dir"
+}
+
+# mount_bindfs SRC DIR
+mount_bindfs() {
+  mkdir -p "$2"
+  bindfs "$1" "$2"
+  BENCH_MOUNTS+=("$2")
+  wait_mounted "$2"
+}
+
+wait_mounted() {
+  for _ in $(seq 1 100); do mountpoint -q "$1" && return 0; sleep 0.1; done
+  echo "$1 did not mount" >&2; return 1
+}
+
+# read_mibps FILE: reads FILE with dd bs=1M and prints MiB/s
+read_mibps() {
+  local t0 t1 bytes
+  bytes=$(stat -c %s "$1")
+  t0=$(now); dd if="$1" of=/dev/null bs=1M status=none; t1=$(now)
+  mibps "$bytes" "$(python3 -c "print($t1-$t0)")"
+}

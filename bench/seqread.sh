@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Sequential read of a large object through the mount, divided by a single-stream curl GET of the same object
-# from the same server, in one run. Each measurement starts with dropped page caches (client and server side).
-#   bench/seqread.sh [SIZE_MIB] [ROUNDS]      default 512 MiB, 3 rounds; prints medians and the ratio per server
+# Sequential read of one large object, in one run and on the same server: a single-stream curl GET, CloudMount
+# (default settings, empty caches), rclone mount (--vfs-cache-mode off) and s3fs, each from a fresh mount with
+# the page cache dropped; then CloudMount's second read and a read after a remount (request counts).
+#   bench/seqread.sh [SIZE_MIB] [ROUNDS]      default 512 MiB, 3 rounds; medians and ratios per server
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 size_mib=${1:-512}; rounds=${2:-3}
@@ -10,32 +11,44 @@ start_swift bench
 start_s3rver bench
 obj="$BENCH_STATE/object.bin"
 head -c $((size_mib * 1048576)) /dev/urandom > "$obj"
-bytes=$(stat -c %s "$obj")
 env $SWIFT_ENV "$CM" cp "$obj" s3://bench/object.bin --endpoint "http://127.0.0.1:$SWIFT_PORT" 2>/dev/null
 env $S3RVER_ENV "$CM" cp "$obj" s3://bench/object.bin --endpoint "http://127.0.0.1:$S3RVER_PORT" 2>/dev/null
+sum=$(md5sum < "$obj" | cut -d' ' -f1)
 rm -f "$obj"
 
-measure() { # name curl-args... ; uses globals mnt, log
-  local name=$1; shift
-  local curl_speeds=() mount_speeds=()
-  for r in $(seq 1 "$rounds"); do
-    drop_caches
-    local s; s=$(curl -s -o /dev/null -w '%{speed_download}' "$@")
-    curl_speeds+=("$(python3 -c "print($s/1048576)")")
-    drop_caches
-    local t0 t1; t0=$(now); dd if="$mnt/object.bin" of=/dev/null bs=1M status=none; t1=$(now)
-    mount_speeds+=("$(mibps "$bytes" "$(python3 -c "print($t1-$t0)")")")
+bench_server() { # NAME ENDPOINT ACCESS SECRET ENV CURL_ARGS...
+  local name=$1 ep=$2 ak=$3 sk=$4 envs=$5; shift 5
+  local c=() m=() r=() f=()
+  for round in $(seq 1 "$rounds"); do
+    drop_caches; c+=("$(python3 -c "print($(curl -s -o /dev/null -w '%{speed_download}' "$@")/1048576)")")
+    local mnt="$BENCH_STATE/cm-$name-$round" log="$BENCH_STATE/cm-$name-$round.log"
+    mount_cm "$envs" s3://bench "$mnt" "$log" --endpoint "$ep" --cache-dir "$BENCH_STATE/cache-$name-$round"
+    drop_caches; m+=("$(read_mibps "$mnt/object.bin")")
+    unmount_cm "$mnt" "$log"
+    mount_rclone "$ep" "$ak" "$sk" bench "$BENCH_STATE/rc-$name-$round"
+    drop_caches; r+=("$(read_mibps "$BENCH_STATE/rc-$name-$round/object.bin")")
+    fusermount3 -u "$BENCH_STATE/rc-$name-$round"
+    mount_s3fs "$ep" "$ak" "$sk" bench "$BENCH_STATE/sf-$name-$round"
+    drop_caches; f+=("$(read_mibps "$BENCH_STATE/sf-$name-$round/object.bin")")
+    fusermount3 -u "$BENCH_STATE/sf-$name-$round"
   done
-  local c m; c=$(median "${curl_speeds[@]}"); m=$(median "${mount_speeds[@]}")
-  printf '%-8s %4d MiB  curl GET %7s MiB/s (%s)  cloudmount %7s MiB/s (%s)  ratio %s\n' "$name" "$size_mib" "$c" "${curl_speeds[*]}" "$m" "${mount_speeds[*]}" "$(ratio "$m" "$c")"
+  local mc mm mr mf
+  mc=$(median "${c[@]}"); mm=$(median "${m[@]}"); mr=$(median "${r[@]}"); mf=$(median "${f[@]}")
+  echo "$name, $size_mib MiB, MiB/s (median of $rounds; rounds in brackets):"
+  echo "  curl GET    $mc  [${c[*]}]"
+  echo "  cloudmount  $mm  [${m[*]}]   ratio to curl $(ratio "$mm" "$mc"), to rclone $(ratio "$mm" "$mr"), to s3fs $(ratio "$mm" "$mf")"
+  echo "  rclone      $mr  [${r[*]}]"
+  echo "  s3fs        $mf  [${f[*]}]"
+  # Second read and remount, with the first round's cache folder.
+  local mnt="$BENCH_STATE/cm-$name-again" log="$BENCH_STATE/cm-$name-again.log"
+  mount_cm "$envs" s3://bench "$mnt" "$log" --endpoint "$ep" --cache-dir "$BENCH_STATE/cache-$name-1"
+  drop_caches; local again; again=$(read_mibps "$mnt/object.bin")
+  drop_caches; local third; third=$(read_mibps "$mnt/object.bin")
+  local check; check=$(md5sum < "$mnt/object.bin" | cut -d' ' -f1)
+  unmount_cm "$mnt" "$log"
+  echo "  after a remount with the disk cache: $again MiB/s, then a second read $third MiB/s; bytes $( [ "$check" = "$sum" ] && echo identical || echo DIFFERENT)"
+  echo "    $(requests_line "$log")"
 }
 
-mnt="$BENCH_STATE/mnt-swift"; log="$BENCH_STATE/mount-swift.log"
-mount_cm "$SWIFT_ENV" s3://bench "$mnt" "$log" --endpoint "http://127.0.0.1:$SWIFT_PORT"
-measure swift -H "X-Auth-Token: $SWIFT_TOKEN" "http://127.0.0.1:$SWIFT_PORT/v1/AUTH_test/bench/object.bin"
-unmount_cm "$mnt" "$log"; echo "         swift mount: $(requests_line "$log")"
-
-mnt="$BENCH_STATE/mnt-s3rver"; log="$BENCH_STATE/mount-s3rver.log"
-mount_cm "$S3RVER_ENV" s3://bench "$mnt" "$log" --endpoint "http://127.0.0.1:$S3RVER_PORT"
-measure s3rver "http://127.0.0.1:$S3RVER_PORT/bench/object.bin"
-unmount_cm "$mnt" "$log"; echo "         s3rver mount: $(requests_line "$log")"
+bench_server swift "http://127.0.0.1:$SWIFT_PORT" test:tester testing "$SWIFT_ENV" -H "X-Auth-Token: $SWIFT_TOKEN" "http://127.0.0.1:$SWIFT_PORT/v1/AUTH_test/bench/object.bin"
+bench_server s3rver "http://127.0.0.1:$S3RVER_PORT" S3RVER S3RVER "$S3RVER_ENV" "http://127.0.0.1:$S3RVER_PORT/bench/object.bin"

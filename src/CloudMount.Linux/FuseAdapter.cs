@@ -401,15 +401,32 @@ internal sealed partial class FuseAdapter
 
     private async ValueTask ReadAsync(nint req, ulong fh, int size, long off)
     {
-        var buffer = BufferPool.Shared.Rent(size);
+        using var lease = await _fs.LeaseAsync(fh, off, size, _shutdown).ConfigureAwait(false);
+        ReplyLease(req, lease);
+    }
+
+    /// <summary>Replies with the lease's segments, gathered by the kernel, without copying them first.</summary>
+    private static unsafe void ReplyLease(nint req, Core.Reading.ReadLease lease)
+    {
+        var segments = lease.Segments;
+        Span<Iovec> iov = stackalloc Iovec[Math.Max(1, segments.Count)];
+        var pins = new System.Buffers.MemoryHandle[segments.Count];
         try
         {
-            int n = await _fs.ReadAsync(fh, off, buffer.AsMemory(), _shutdown).ConfigureAwait(false);
-            ReplyBuf(req, buffer.AsSpan(0, n));
+            for (int i = 0; i < segments.Count; i++)
+            {
+                pins[i] = segments[i].AsMemory().Pin();
+                iov[i].Base = (nint)pins[i].Pointer;
+                iov[i].Length = (nuint)segments[i].Count;
+            }
+            fixed (Iovec* p = iov)
+            {
+                Libfuse.ReplyIov(req, p, segments.Count);
+            }
         }
         finally
         {
-            BufferPool.Shared.Return(buffer);
+            foreach (var pin in pins) pin.Dispose();
         }
     }
 

@@ -88,12 +88,24 @@ public sealed class Prefetcher : IAsyncDisposable
     /// <exception cref="ObjectStoreException">The store failed after retries.</exception>
     public async ValueTask<int> ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken)
     {
+        using var lease = await LeaseAsync(offset, destination.Length, cancellationToken).ConfigureAwait(false);
+        return lease.CopyTo(destination.Span);
+    }
+
+    /// <summary>
+    /// Reads up to <paramref name="count"/> bytes at <paramref name="offset"/> without copying: the lease holds
+    /// slices of the read-ahead parts until it is disposed. Fewer bytes only at the end of the object.
+    /// </summary>
+    /// <exception cref="PreconditionFailedException">The object changed since open.</exception>
+    /// <exception cref="ObjectStoreException">The store failed after retries.</exception>
+    public async ValueTask<ReadLease> LeaseAsync(long offset, int count, CancellationToken cancellationToken)
+    {
         ObjectDisposedException.ThrowIf(_disposed.IsCancellationRequested, this);
-        if (offset >= _size || destination.Length == 0)
+        if (offset >= _size || count == 0)
         {
-            return 0;
+            return ReadLease.Empty;
         }
-        int want = (int)Math.Min(destination.Length, _size - offset);
+        int want = (int)Math.Min(count, _size - offset);
         long end = offset + want;
         Part[] covering;
         List<Part> started;
@@ -111,24 +123,28 @@ public sealed class Prefetcher : IAsyncDisposable
         {
             _ = FetchAsync(p);
         }
+        void Release()
+        {
+            foreach (var p in covering) p.Release();
+        }
         try
         {
-            foreach (var p in covering)
+            var segments = new ArraySegment<byte>[covering.Length];
+            for (int i = 0; i < covering.Length; i++)
             {
+                var p = covering[i];
                 long from = Math.Max(offset, p.Start);
                 long to = Math.Min(end, p.End);
                 await p.WaitForAsync(to, cancellationToken).ConfigureAwait(false);
-                p.CopyTo(from, destination.Span.Slice((int)(from - offset), (int)(to - from)));
+                segments[i] = p.Buffer.Slice((int)(from - p.Start), (int)(to - from));
             }
+            return new ReadLease(segments, Release);
         }
-        finally
+        catch
         {
-            foreach (var p in covering)
-            {
-                p.Release();
-            }
+            Release();
+            throw;
         }
-        return want;
     }
 
     /// <summary>Decides sequential or random, drops parts and creates new ones. Caller holds <c>_lock</c>.</summary>
@@ -264,7 +280,7 @@ public sealed class Prefetcher : IAsyncDisposable
         int filled = from;
         while (filled < to)
         {
-            int chunk = Math.Min(256 * 1024, to - filled);
+            int chunk = Math.Min(1 << 20, to - filled);
             int n = await result.Content.ReadAsync(part.Buffer.AsMemory(filled, chunk), ct).ConfigureAwait(false);
             if (n == 0)
             {
@@ -383,9 +399,6 @@ public sealed class Prefetcher : IAsyncDisposable
                 await wait.WaitAsync(ct).ConfigureAwait(false);
             }
         }
-
-        public void CopyTo(long absoluteOffset, Span<byte> destination) =>
-            Buffer.AsSpan((int)(absoluteOffset - Start), destination.Length).CopyTo(destination);
 
         public void AddRef() => Interlocked.Increment(ref _refs);
 

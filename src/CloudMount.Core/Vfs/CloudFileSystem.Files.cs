@@ -87,13 +87,26 @@ public sealed partial class CloudFileSystem
         _files.TryGetValue(fh, out var h) ? h : throw new FileSystemException(FsError.BadHandle, $"unknown file handle {fh}");
 
     /// <summary>
-    /// Reads up to <c>destination.Length</c> bytes at <paramref name="offset"/>. Staged files read locally; others
-    /// through the handle's read-ahead, pinned to the ETag seen at open.
+    /// Reads up to <c>destination.Length</c> bytes at <paramref name="offset"/>, copying them (see
+    /// <see cref="LeaseAsync"/> for the copy-free form the FUSE adapter uses).
     /// </summary>
     /// <returns>Bytes read; fewer than asked only at the end of the file.</returns>
     /// <exception cref="FileSystemException">BadHandle.</exception>
     /// <exception cref="PreconditionFailedException">The object changed since open (ESTALE).</exception>
     public async ValueTask<int> ReadAsync(ulong fh, long offset, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        using var lease = await LeaseAsync(fh, offset, destination.Length, cancellationToken).ConfigureAwait(false);
+        return lease.CopyTo(destination.Span);
+    }
+
+    /// <summary>
+    /// Reads up to <paramref name="count"/> bytes at <paramref name="offset"/> as a lease of pooled buffers: staged
+    /// files are read locally into one; others are served from the handle's read-ahead parts without copying,
+    /// pinned to the ETag seen at open. Dispose the lease after replying.
+    /// </summary>
+    /// <exception cref="FileSystemException">BadHandle.</exception>
+    /// <exception cref="PreconditionFailedException">The object changed since open (ESTALE).</exception>
+    public async ValueTask<ReadLease> LeaseAsync(ulong fh, long offset, int count, CancellationToken cancellationToken)
     {
         var h = GetHandle(fh);
         var n = h.Inode;
@@ -113,18 +126,20 @@ public sealed partial class CloudFileSystem
                     w.Gate.Release();
                 }
             }
-            return w.File.Read(offset, destination.Span);
+            var buffer = BufferPool.Shared.Rent(count);
+            int got = w.File.Read(offset, buffer.AsSpan());
+            return new ReadLease([buffer.Slice(0, got)], () => BufferPool.Shared.Return(buffer));
         }
         if (h.Size == 0)
         {
-            return 0;
+            return ReadLease.Empty;
         }
         Prefetcher reader;
         lock (h.Sync)
         {
             reader = h.Reader ??= new Prefetcher(_store, () => FileKey(n), h.ETag, h.Size, _options.ReadAhead, _logger, _options.Caches);
         }
-        return await reader.ReadAsync(offset, destination, cancellationToken).ConfigureAwait(false);
+        return await reader.LeaseAsync(offset, count, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Fills the staging file with the object's bytes (the version seen at open). Caller holds the gate.</summary>

@@ -237,3 +237,11 @@ internal static class FuseSetAttr
     public const int MtimeNow = 1 << 8;
     public const int Ctime = 1 << 10;
 }
+
+/// <summary><c>struct iovec</c>: one buffer of a gathered reply.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct Iovec
+{
+    public nint Base;
+    public nuint Length;
+}

@@ -101,6 +101,10 @@ internal static unsafe partial class Libfuse
     [LibraryImport(Lib, EntryPoint = "fuse_reply_buf")]
     public static partial int ReplyBuf(nint req, byte* buf, nuint size);
 
+    /// <summary>Replies with data gathered from <paramref name="count"/> buffers (readv-style); copied before the call returns.</summary>
+    [LibraryImport(Lib, EntryPoint = "fuse_reply_iov")]
+    public static partial int ReplyIov(nint req, Iovec* iov, int count);
+
     /// <summary>Replies to statfs.</summary>
     [LibraryImport(Lib, EntryPoint = "fuse_reply_statfs")]
     public static partial int ReplyStatfs(nint req, Statvfs* stbuf);
