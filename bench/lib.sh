@@ -55,7 +55,9 @@ now() { date +%s.%N; }
 mount_cm() {
   local env=$1 url=$2 dir=$3 log=$4; shift 4
   mkdir -p "$dir"
-  env $env "$CM" mount "$url" "$dir" --cache-dir "$BENCH_STATE/cache" "$@" > "$log" 2>&1 &
+  local extra=()
+  [[ " $* " == *" --cache-dir "* ]] || extra=(--cache-dir "$BENCH_STATE/cache")
+  env $env "$CM" mount "$url" "$dir" "${extra[@]}" "$@" > "$log" 2>&1 &
   BENCH_MOUNTS+=("$dir")
   for _ in $(seq 1 200); do grep -q "mounted " "$log" && return 0; sleep 0.1; done
   echo "mount of $url failed:" >&2; cat "$log" >&2; return 1

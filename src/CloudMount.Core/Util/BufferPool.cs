@@ -43,8 +43,11 @@ public sealed class BufferPool
         for (int i = 0; i < _classes.Length; i++) _classes[i] = new ConcurrentStack<byte[]>();
     }
 
-    /// <summary>The process-wide pool: 96 MiB budget, 64 MiB kept idle.</summary>
-    public static BufferPool Shared { get; } = new(96 * Bytes.MiB, 64 * Bytes.MiB);
+    /// <summary>
+    /// The process-wide pool: a 64 MiB budget (one file's full read-ahead window; several files share it) and up to
+    /// 32 MiB kept idle. Sized so a mount streaming a large object stays under 200 MiB resident (bench/rss.sh).
+    /// </summary>
+    public static BufferPool Shared { get; } = new(64 * Bytes.MiB, 32 * Bytes.MiB);
 
     /// <summary>Bytes that <see cref="TryRent"/> may have out at once.</summary>
     public long BudgetBytes { get; set; }

@@ -390,14 +390,16 @@ public sealed partial class CloudFileSystem : IAsyncDisposable
         }
     }
 
-    /// <summary>Returns attributes, asking the store (HEAD) when a file's cached attributes have expired.</summary>
+    /// <summary>Returns attributes, asking the store (HEAD) when a closed file's cached attributes have expired.</summary>
     /// <exception cref="FileSystemException">NotFound when the object is gone.</exception>
     public async ValueTask<NodeAttributes> GetAttrAsync(ulong ino, CancellationToken cancellationToken)
     {
         var n = GetInode(ino);
         lock (_lock)
         {
-            if (n.IsDirectory || n.Write is not null || n.LocalOnly || n.Detached || IsFreshLocked(n))
+            // An open file's version is pinned until it is closed (close-to-open), so the kernel's periodic
+            // revalidation during long reads needs no HEAD.
+            if (n.IsDirectory || n.Write is not null || n.LocalOnly || n.Detached || n.OpenCount > 0 || IsFreshLocked(n))
             {
                 return AttributesLocked(n);
             }
