@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Sequential read of one large object, in one run and on the same server: a single-stream curl GET, CloudMount
-# (default settings, empty caches), rclone mount (--vfs-cache-mode off) and s3fs, each from a fresh mount with
-# the page cache dropped; then CloudMount's second read and a read after a remount (request counts).
+# (default settings, empty caches), CloudMount without its disk cache, rclone mount (--vfs-cache-mode off) and
+# s3fs, each from a fresh mount with the page cache dropped; then CloudMount's second read and a read after a
+# remount (request counts). Server and disk cache share this machine's one disk, so the default run's cache
+# writes compete with the server's reads; the --cache-size 0 column shows the read path alone.
 #   bench/seqread.sh [SIZE_MIB] [ROUNDS]      default 512 MiB, 3 rounds; medians and ratios per server
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -18,13 +20,16 @@ rm -f "$obj"
 
 bench_server() { # NAME ENDPOINT ACCESS SECRET ENV CURL_ARGS...
   local name=$1 ep=$2 ak=$3 sk=$4 envs=$5; shift 5
-  local c=() m=() r=() f=()
+  local c=() m=() n=() r=() f=()
   for round in $(seq 1 "$rounds"); do
     drop_caches; c+=("$(python3 -c "print($(curl -s -o /dev/null -w '%{speed_download}' "$@")/1048576)")")
     local mnt="$BENCH_STATE/cm-$name-$round" log="$BENCH_STATE/cm-$name-$round.log"
     mount_cm "$envs" s3://bench "$mnt" "$log" --endpoint "$ep" --cache-dir "$BENCH_STATE/cache-$name-$round"
     drop_caches; m+=("$(read_mibps "$mnt/object.bin")")
     unmount_cm "$mnt" "$log"
+    mount_cm "$envs" s3://bench "$mnt-nc" "$log-nc" --endpoint "$ep" --cache-size 0
+    drop_caches; n+=("$(read_mibps "$mnt-nc/object.bin")")
+    unmount_cm "$mnt-nc" "$log-nc"
     mount_rclone "$ep" "$ak" "$sk" bench "$BENCH_STATE/rc-$name-$round"
     drop_caches; r+=("$(read_mibps "$BENCH_STATE/rc-$name-$round/object.bin")")
     fusermount3 -u "$BENCH_STATE/rc-$name-$round"
@@ -32,11 +37,12 @@ bench_server() { # NAME ENDPOINT ACCESS SECRET ENV CURL_ARGS...
     drop_caches; f+=("$(read_mibps "$BENCH_STATE/sf-$name-$round/object.bin")")
     fusermount3 -u "$BENCH_STATE/sf-$name-$round"
   done
-  local mc mm mr mf
-  mc=$(median "${c[@]}"); mm=$(median "${m[@]}"); mr=$(median "${r[@]}"); mf=$(median "${f[@]}")
+  local mc mm mn mr mf
+  mc=$(median "${c[@]}"); mm=$(median "${m[@]}"); mn=$(median "${n[@]}"); mr=$(median "${r[@]}"); mf=$(median "${f[@]}")
   echo "$name, $size_mib MiB, MiB/s (median of $rounds; rounds in brackets):"
   echo "  curl GET    $mc  [${c[*]}]"
   echo "  cloudmount  $mm  [${m[*]}]   ratio to curl $(ratio "$mm" "$mc"), to rclone $(ratio "$mm" "$mr"), to s3fs $(ratio "$mm" "$mf")"
+  echo "  cloudmount, --cache-size 0  $mn  [${n[*]}]   ratio to curl $(ratio "$mn" "$mc"), to rclone $(ratio "$mn" "$mr"), to s3fs $(ratio "$mn" "$mf")"
   echo "  rclone      $mr  [${r[*]}]"
   echo "  s3fs        $mf  [${f[*]}]"
   # Second read and remount, with the first round's cache folder.
