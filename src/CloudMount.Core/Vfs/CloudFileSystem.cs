@@ -250,10 +250,22 @@ public sealed partial class CloudFileSystem : IAsyncDisposable
             }
         }
         string prefix = DirectoryPrefix(dir);
+        bool relist;
+        lock (_lock) relist = _meta.TryGetListing(prefix, allowStale: true, out var stale) && stale.Count < 1000;
         ChildEntry? found;
         try
         {
-            found = await ResolveChildAsync(prefix, name, cancellationToken).ConfigureAwait(false);
+            if (relist)
+            {
+                // The directory was listed before and fits in one page: one LIST refreshes every name in it for
+                // the price of checking this one (reading many files after the TTL costs one LIST, not one each).
+                var entries = await GetListingAsync(dir, cancellationToken).ConfigureAwait(false);
+                found = entries.TryGetValue(name, out var e) ? e : null;
+            }
+            else
+            {
+                found = await ResolveChildAsync(prefix, name, cancellationToken).ConfigureAwait(false);
+            }
         }
         catch (Exception e) when (IsUnreachable(e))
         {

@@ -412,4 +412,20 @@ public sealed class VfsTests
         var self = Assert.ThrowsAsync<FileSystemException>(async () => await _h.Fs.RenameAsync(CloudFileSystem.RootIno, "full", inner.Attributes.Ino, "deeper", RenameFlags.None, CancellationToken.None));
         Assert.That(self!.Error, Is.EqualTo(FsError.InvalidArgument));
     }
+
+    [Test]
+    public async Task After_the_ttl_a_small_directory_is_listed_again_once_rather_than_per_name()
+    {
+        for (int i = 0; i < 50; i++) await _h.PutAsync($"d/f{i:00}", "x");
+        var d = await _h.WalkAsync("d");
+        await _h.ListAsync(d.Attributes.Ino);
+        _h.Clock.Advance(TimeSpan.FromSeconds(6));
+        long lists = _h.Requests(RequestKind.List);
+        for (int i = 0; i < 50; i++)
+        {
+            await _h.Fs.LookupAsync(d.Attributes.Ino, $"f{i:00}", CancellationToken.None);
+        }
+        Assert.That(_h.Requests(RequestKind.List) - lists, Is.EqualTo(1), "one LIST refreshed all 50 names");
+        Assert.That(_h.Requests(RequestKind.Head), Is.Zero);
+    }
 }
