@@ -72,6 +72,11 @@ public sealed class FuseMount : IAsyncDisposable
         try
         {
             mount.Start(adapter);
+            // Offset -1: the kernel drops the inode's cached attributes only (fuse_lowlevel_notify_inval_inode).
+            fs.InvalidateKernelAttributes = ino =>
+            {
+                if (mount._session != 0 && !mount.Completion.IsCompleted) Libfuse.NotifyInvalInode(mount._session, ino, -1, 0);
+            };
             var first = await Task.WhenAny(adapter.Initialized.Task, mount._loopDone.Task, Task.Delay(options.InitTimeout)).ConfigureAwait(false);
             if (first != adapter.Initialized.Task)
             {

@@ -45,6 +45,8 @@ internal static class MountCommand
         public Option<string?> CacheDir { get; } = new("--cache-dir") { Description = "Folder for staging files of writes (default: $XDG_CACHE_HOME/cloudmount or ~/.cache/cloudmount)" };
         public Option<string> CacheSize { get; } = new("--cache-size") { Description = "Largest size of the persistent disk cache (0 turns it off)", DefaultValueFactory = _ => "10GiB" };
         public Option<string> MemoryCacheSize { get; } = new("--memory-cache-size") { Description = "Largest size of the in-memory block cache (0 turns it off)", DefaultValueFactory = _ => "64MiB" };
+        public Option<bool> Raw { get; } = new("--raw") { Description = "Show objects as stored: no decoding of gzip, br and zstd Content-Encoding" };
+        public CompressionOptionSet Compression { get; } = new();
         public Option<string?> MetricsAddr { get; } = new("--metrics-addr") { Description = "Serve Prometheus metrics at http://ADDR/metrics; PORT alone listens on 127.0.0.1" };
         public Option<string> ReadAhead { get; } = new("--read-ahead") { Description = "Largest read-ahead window per open file", DefaultValueFactory = _ => "64MiB" };
         public Option<string> PartSize { get; } = new("--read-part-size") { Description = "Size of one range request of read-ahead", DefaultValueFactory = _ => "8MiB" };
@@ -52,10 +54,11 @@ internal static class MountCommand
         public void AddTo(Command c)
         {
             Common.AddTo(c);
-            foreach (Option o in new Option[] { ReadOnly, Uid, Gid, FileMode, DirMode, AllowOther, MetadataTtl, NegativeTtl, CacheDir, CacheSize, MemoryCacheSize, MetricsAddr, ReadAhead, PartSize })
+            foreach (Option o in new Option[] { ReadOnly, Raw, Uid, Gid, FileMode, DirMode, AllowOther, MetadataTtl, NegativeTtl, CacheDir, CacheSize, MemoryCacheSize, MetricsAddr, ReadAhead, PartSize })
             {
                 c.Options.Add(o);
             }
+            Compression.AddTo(c);
         }
     }
 
@@ -112,6 +115,10 @@ internal static class MountCommand
             using var disk = cacheSize > 0 ? DiskCache.Open(cacheDir, cacheSize, logs.CreateLogger("cache")) : null;
             using var memory = memoryCacheSize > 0 ? new MemoryBlockCache(memoryCacheSize) : null;
             await using var caches = new ReadCaches(memory, disk);
+            bool raw = parse.GetValue(o.Raw);
+            var compression = o.Compression.Parse(parse);
+            if (raw && compression.Codec != Core.Codecs.Codec.Identity) throw new UsageException("--compress cannot be combined with --raw");
+            await using var decoding = raw ? null : new Core.Codecs.DecodedCopies(opened.Store, Path.Combine(cacheDir, "decoded"), Math.Max(cacheSize, Bytes.GiB), logs.CreateLogger("decode"));
             string staging = Path.Combine(cacheDir, "staging", $"{Environment.ProcessId}-{Guid.NewGuid():n}"[..24]);
             var vfsOptions = new VfsOptions
             {
@@ -126,6 +133,8 @@ internal static class MountCommand
                 StagingDirectory = staging,
                 ReadAhead = new ReadAheadOptions { MaxWindowBytes = readAhead, PartBytes = Math.Min(partSize, readAhead) },
                 Caches = caches,
+                Decoding = decoding,
+                Compression = compression,
             };
             await using var fs = new CloudFileSystem(opened.Store, vfsOptions, logs.CreateLogger("vfs"));
             await using var mount = await FuseMount.MountAsync(fs, new FuseMountOptions

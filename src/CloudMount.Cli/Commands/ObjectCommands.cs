@@ -1,7 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
 using CloudMount.Core;
+using CloudMount.Core.Codecs;
 using CloudMount.Core.Storage;
+using CloudMount.Core.Writing;
 using Microsoft.Extensions.Logging;
 
 namespace CloudMount.Cli.Commands;
@@ -42,18 +44,25 @@ internal static class ObjectCommands
     private static string Display(OpenedStore s, string key) =>
         s.Url.Scheme == "file" ? Path.Combine(((Core.Storage.LocalFs.LocalFsObjectStore)s.Backend).Name["file://".Length..], key) : $"{s.Url.Scheme}://{s.Url.Bucket}/{key}";
 
-    /// <summary>Reads a whole object; a missing one is reported by its full URL.</summary>
-    private static async Task<ObjectReadResult> ReadObjectAsync(OpenedStore s, string key, CancellationToken ct)
+    /// <summary>
+    /// Reads a whole object, decoded (Content-Encoding gzip, br, zstd) when <paramref name="decode"/>; a missing
+    /// one is reported by its full URL.
+    /// </summary>
+    private static async Task<ObjectReadResult> ReadObjectAsync(OpenedStore s, string key, bool decode, CancellationToken ct)
     {
         try
         {
-            return await s.Store.ReadAsync(key, ByteRange.All, null, ct).ConfigureAwait(false);
+            var store = decode ? Decoded(s) : s.Store;
+            return await store.ReadAsync(key, ByteRange.All, null, ct).ConfigureAwait(false);
         }
         catch (ObjectNotFoundException e)
         {
             throw new ObjectNotFoundException(Display(s, key), e);
         }
     }
+
+    /// <summary>The store seen through the codec decorator: decoded reads, and writes encoded as <see cref="ObjectWriteOptions.EncodeAs"/> says.</summary>
+    private static CodecObjectStore Decoded(OpenedStore s) => new(s.Store, null, new CompressionOptions(), Path.GetTempPath());
 
     // ------------------------------------------------------------------ ls
 
@@ -98,13 +107,14 @@ internal static class ObjectCommands
     public static Command CreateCat()
     {
         var urls = new Argument<string[]>("url") { Description = "Objects to print", Arity = ArgumentArity.OneOrMore };
-        return Build("cat", "Write objects to stdout", c => c.Arguments.Add(urls), async (parse, logs, common, ct) =>
+        var raw = new Option<bool>("--raw") { Description = "Print stored bytes: do not decode gzip, br or zstd Content-Encoding" };
+        return Build("cat", "Write objects to stdout (decoded)", c => { c.Arguments.Add(urls); c.Options.Add(raw); }, async (parse, logs, common, ct) =>
         {
             await using var stdout = Console.OpenStandardOutput();
             foreach (string u in parse.GetValue(urls)!)
             {
                 await using var s = await Open(u, parse, common, logs, ct).ConfigureAwait(false);
-                await using var r = await ReadObjectAsync(s, s.Path, ct).ConfigureAwait(false);
+                await using var r = await ReadObjectAsync(s, s.Path, !parse.GetValue(raw), ct).ConfigureAwait(false);
                 await r.Content.CopyToAsync(stdout, 1 << 20, ct).ConfigureAwait(false);
             }
             return 0;
@@ -122,6 +132,10 @@ internal static class ObjectCommands
             var info = await s.Store.HeadAsync(s.Path, ct).ConfigureAwait(false) ?? throw new ObjectNotFoundException(Display(s, s.Path));
             Console.WriteLine($"key: {info.Key}");
             Console.WriteLine($"size: {info.Size.ToString(CultureInfo.InvariantCulture)}");
+            if (ContentCodec.Parse(info.ContentEncoding) != Codec.Identity)
+            {
+                Console.WriteLine($"decoded size: {(info.Metadata?.TryGetValue(ContentCodec.DecodedLengthMetadata, out var d) == true ? d : "unknown (no " + ContentCodec.DecodedLengthMetadata + " metadata)")}");
+            }
             Console.WriteLine($"etag: {info.ETag}");
             Console.WriteLine($"last-modified: {info.LastModified.UtcDateTime:O}");
             if (info.ContentType is { } t) Console.WriteLine($"content-type: {t}");
@@ -187,22 +201,27 @@ internal static class ObjectCommands
         var source = new Argument<string>("source") { Description = "A URL, a local path, or - for stdin" };
         var destination = new Argument<string>("destination") { Description = "A URL, a local path, or - for stdout; a trailing / keeps the source's name" };
         var recursive = new Option<bool>("--recursive", "-r") { Description = "Copy every key under a prefix, or every file under a local directory" };
-        return Build("cp", "Copy between stores and local files (server-side within one store)", c => { c.Arguments.Add(source); c.Arguments.Add(destination); c.Options.Add(recursive); }, async (parse, logs, common, ct) =>
+        var raw = new Option<bool>("--raw") { Description = "Download stored bytes: do not decode gzip, br or zstd" };
+        var reencode = new Option<bool>("--reencode") { Description = "Store-to-store: give the copies the --compress encoding (none without it); objects already so encoded are copied as stored" };
+        var compression = new CompressionOptionSet();
+        return Build("cp", "Copy between stores and local files: downloads decode, uploads encode with --compress, store-to-store copies keep stored bytes (server-side within one store)",
+            c => { c.Arguments.Add(source); c.Arguments.Add(destination); c.Options.Add(recursive); c.Options.Add(raw); c.Options.Add(reencode); compression.AddTo(c); },
+            async (parse, logs, common, ct) =>
         {
             string src = parse.GetValue(source)!, dst = parse.GetValue(destination)!;
-            bool rec = parse.GetValue(recursive);
             bool srcUrl = src.Contains("://", StringComparison.Ordinal), dstUrl = dst.Contains("://", StringComparison.Ordinal);
+            var copy = new Copier(compression.Parse(parse), !parse.GetValue(raw), parse.GetValue(reencode) || parse.GetValue(compression.Compress) is not null && srcUrl && dstUrl);
             OpenedStore? from = srcUrl ? await Open(src, parse, common, logs, ct).ConfigureAwait(false) : null;
             OpenedStore? to = dstUrl ? await Open(dst, parse, common, logs, ct).ConfigureAwait(false) : null;
             try
             {
-                if (rec)
+                if (parse.GetValue(recursive))
                 {
-                    await CopyTreeAsync(src, dst, from, to, ct).ConfigureAwait(false);
+                    await copy.TreeAsync(src, dst, from, to, ct).ConfigureAwait(false);
                 }
                 else
                 {
-                    await CopyOneAsync(src, dst, from, to, ct).ConfigureAwait(false);
+                    await copy.OneAsync(src, dst, from, to, ct).ConfigureAwait(false);
                 }
             }
             finally
@@ -216,73 +235,162 @@ internal static class ObjectCommands
 
     private static string BaseName(string pathOrKey) => pathOrKey.TrimEnd('/').Split('/')[^1];
 
-    private static async Task CopyOneAsync(string src, string dst, OpenedStore? from, OpenedStore? to, CancellationToken ct)
+    private static bool SameBucket(OpenedStore a, OpenedStore b) =>
+        a.Url.Scheme == b.Url.Scheme && a.Url.Bucket == b.Url.Bucket && a.Url.Scheme != "file" || ReferenceEquals(a.Backend, b.Backend);
+
+    private static string DestinationKey(OpenedStore to, string dst, string name)
     {
-        string srcName = from is not null ? BaseName(from.Path) : src == "-" ? "stdin" : Path.GetFileName(src);
-        if (to is not null)
-        {
-            string key = to.Path.Length == 0 || to.Path.EndsWith('/') || dst.EndsWith('/') ? to.Path.TrimEnd('/') + (to.Path.Length == 0 ? "" : "/") + srcName : to.Path;
-            if (to.Url.Scheme != "file" && key.StartsWith('/')) key = key[1..];
-            if (from is not null && ReferenceEquals(from.Backend, to.Backend) || from is not null && from.Url.Scheme == to.Url.Scheme && from.Url.Bucket == to.Url.Bucket && from.Url.Scheme != "file")
-            {
-                await to.Store.CopyAsync(from.Path, key, ct).ConfigureAwait(false);
-            }
-            else
-            {
-                await UploadAsync(src, from, to, key, ct).ConfigureAwait(false);
-            }
-            Console.Error.WriteLine($"copied to {Display(to, key)}");
-            return;
-        }
-        if (from is null)
-        {
-            throw new UsageException("cp needs a URL on at least one side (use the system cp for local copies)");
-        }
-        if (dst == "-")
-        {
-            await using var stdout = Console.OpenStandardOutput();
-            await using var r = await ReadObjectAsync(from, from.Path, ct).ConfigureAwait(false);
-            await r.Content.CopyToAsync(stdout, 1 << 20, ct).ConfigureAwait(false);
-            return;
-        }
-        string target = Directory.Exists(dst) || dst.EndsWith('/') ? Path.Combine(dst, srcName) : dst;
-        await DownloadAsync(from, from.Path, target, ct).ConfigureAwait(false);
+        string key = to.Path.Length == 0 || to.Path.EndsWith('/') || dst.EndsWith('/') ? to.Path.TrimEnd('/') + (to.Path.Length == 0 ? "" : "/") + name : to.Path;
+        return key.StartsWith('/') ? key[1..] : key;
     }
 
-    private static async Task UploadAsync(string src, OpenedStore? from, OpenedStore to, string key, CancellationToken ct)
+    /// <summary>The copy rules of <c>cp</c>; see the command's description.</summary>
+    private sealed class Copier(CompressionOptions compression, bool decode, bool reencode)
     {
-        if (from is null && src != "-")
+        public async Task OneAsync(string src, string dst, OpenedStore? from, OpenedStore? to, CancellationToken ct)
         {
-            if (!File.Exists(src)) throw new UsageException($"{src}: no such file");
-            await to.Store.WriteAsync(key, ObjectContent.FromFile(src), new ObjectWriteOptions { ContentType = ContentTypes.ForName(key) }, ct).ConfigureAwait(false);
-            return;
-        }
-        // stdin or another store: spool to a temporary file so the upload can be retried and split into parts.
-        string tmp = Path.GetTempFileName();
-        try
-        {
-            await using (var file = File.Create(tmp))
+            string name = from is not null ? BaseName(from.Path) : src == "-" ? "stdin" : Path.GetFileName(src);
+            if (to is not null)
             {
-                if (from is null)
+                string key = DestinationKey(to, dst, name);
+                if (from is not null)
                 {
-                    await using var stdin = Console.OpenStandardInput();
-                    await stdin.CopyToAsync(file, 1 << 20, ct).ConfigureAwait(false);
+                    await StoreToStoreAsync(from, from.Path, to, key, ct).ConfigureAwait(false);
                 }
                 else
                 {
-                    await using var r = await ReadObjectAsync(from, from.Path, ct).ConfigureAwait(false);
-                    await r.Content.CopyToAsync(file, 1 << 20, ct).ConfigureAwait(false);
+                    await UploadAsync(src, to, key, ct).ConfigureAwait(false);
                 }
+                Console.Error.WriteLine($"copied to {Display(to, key)}");
+                return;
             }
-            await to.Store.WriteAsync(key, ObjectContent.FromFile(tmp), new ObjectWriteOptions { ContentType = ContentTypes.ForName(key) }, ct).ConfigureAwait(false);
+            if (from is null)
+            {
+                throw new UsageException("cp needs a URL on at least one side (use the system cp for local copies)");
+            }
+            if (dst == "-")
+            {
+                await using var stdout = Console.OpenStandardOutput();
+                await using var r = await ReadObjectAsync(from, from.Path, decode, ct).ConfigureAwait(false);
+                await r.Content.CopyToAsync(stdout, 1 << 20, ct).ConfigureAwait(false);
+                return;
+            }
+            string target = Directory.Exists(dst) || dst.EndsWith('/') ? Path.Combine(dst, name) : dst;
+            await DownloadAsync(from, from.Path, target, decode, ct).ConfigureAwait(false);
         }
-        finally
+
+        public async Task TreeAsync(string src, string dst, OpenedStore? from, OpenedStore? to, CancellationToken ct)
         {
-            File.Delete(tmp);
+            if (from is not null)
+            {
+                string prefix = from.Url.Scheme == "file" ? (from.Path.Length == 0 ? "" : from.Path.TrimEnd('/') + "/") : from.Url.PathAsPrefix;
+                await foreach (var o in ListAll(from.Store, prefix, ct).ConfigureAwait(false))
+                {
+                    if (o.IsDirectoryMarker) continue;
+                    string rel = o.Key[prefix.Length..];
+                    if (to is not null)
+                    {
+                        string key = (to.Path.Length == 0 ? "" : to.Path.TrimEnd('/') + "/") + rel;
+                        await StoreToStoreAsync(from, o.Key, to, key, ct).ConfigureAwait(false);
+                        Console.Error.WriteLine($"copied to {Display(to, key)}");
+                    }
+                    else
+                    {
+                        string target = Path.Combine(dst, rel);
+                        await DownloadAsync(from, o.Key, target, decode, ct).ConfigureAwait(false);
+                        Console.Error.WriteLine($"copied to {target}");
+                    }
+                }
+                return;
+            }
+            if (to is null || !Directory.Exists(src))
+            {
+                throw new UsageException($"cp -r needs a URL prefix or an existing local directory as source ({src})");
+            }
+            string root = Path.GetFullPath(src);
+            foreach (var file in Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+            {
+                string key = (to.Path.Length == 0 ? "" : to.Path.TrimEnd('/') + "/") + Path.GetRelativePath(root, file).Replace('\\', '/');
+                await UploadAsync(file, to, key, ct).ConfigureAwait(false);
+                Console.Error.WriteLine($"copied to {Display(to, key)}");
+            }
+        }
+
+        /// <summary>Uploads a local file (or stdin), encoded as <c>--compress</c> says.</summary>
+        private async Task UploadAsync(string src, OpenedStore to, string key, CancellationToken ct)
+        {
+            if (src != "-")
+            {
+                if (!File.Exists(src)) throw new UsageException($"{src}: no such file");
+                await WriteAsync(to, key, ObjectContent.FromFile(src), compression.For(key), null, ct).ConfigureAwait(false);
+                return;
+            }
+            // stdin: spool to a temporary file so the upload can be retried and split into parts.
+            string tmp = Path.GetTempFileName();
+            try
+            {
+                await using (var file = File.Create(tmp))
+                await using (var stdin = Console.OpenStandardInput())
+                {
+                    await stdin.CopyToAsync(file, 1 << 20, ct).ConfigureAwait(false);
+                }
+                await WriteAsync(to, key, ObjectContent.FromFile(tmp), compression.For(key), null, ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                File.Delete(tmp);
+            }
+        }
+
+        /// <summary>Writes plain content encoded with <paramref name="codec"/>, keeping <paramref name="metadata"/>.</summary>
+        private async Task WriteAsync(OpenedStore to, string key, ObjectContent content, Codec codec, IReadOnlyDictionary<string, string>? metadata, CancellationToken ct)
+        {
+            var store = new CodecObjectStore(to.Store, null, compression, Path.GetTempPath());
+            var options = new ObjectWriteOptions { ContentType = ContentTypes.ForName(key), Metadata = metadata, EncodeAs = codec };
+            await ObjectWriter.WriteAsync(store, key, content, options, new UploadOptions(), ct).ConfigureAwait(false);
+        }
+
+        /// <summary>
+        /// Store to store: the stored bytes with their encoding and metadata (server-side within one bucket),
+        /// unless <c>--reencode</c> asks for another encoding, when the object is decoded and encoded again.
+        /// </summary>
+        private async Task StoreToStoreAsync(OpenedStore from, string srcKey, OpenedStore to, string key, CancellationToken ct)
+        {
+            var info = await from.Store.HeadAsync(srcKey, ct).ConfigureAwait(false) ?? throw new ObjectNotFoundException(Display(from, srcKey));
+            var current = ContentCodec.Parse(info.ContentEncoding);
+            if (!reencode || current == compression.Codec)
+            {
+                if (SameBucket(from, to))
+                {
+                    await to.Store.CopyAsync(srcKey, key, ct).ConfigureAwait(false);
+                    return;
+                }
+                await ThroughTempAsync(from, srcKey, decodeOnRead: false, async tmp =>
+                    await ObjectWriter.WriteAsync(to.Store, key, ObjectContent.FromFile(tmp),
+                        new ObjectWriteOptions { ContentType = info.ContentType, ContentEncoding = info.ContentEncoding, Metadata = info.Metadata }, new UploadOptions(), ct).ConfigureAwait(false), ct).ConfigureAwait(false);
+                return;
+            }
+            var metadata = info.Metadata?.Where(kv => kv.Key != ContentCodec.DecodedLengthMetadata).ToDictionary(kv => kv.Key, kv => kv.Value);
+            await ThroughTempAsync(from, srcKey, decodeOnRead: true, async tmp =>
+                await WriteAsync(to, key, ObjectContent.FromFile(tmp), compression.Codec, metadata, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
+        }
+
+        private static async Task ThroughTempAsync(OpenedStore from, string key, bool decodeOnRead, Func<string, Task> use, CancellationToken ct)
+        {
+            string tmp = Path.GetTempFileName();
+            try
+            {
+                await DownloadAsync(from, key, tmp, decodeOnRead, ct).ConfigureAwait(false);
+                await use(tmp).ConfigureAwait(false);
+            }
+            finally
+            {
+                File.Delete(tmp);
+            }
         }
     }
 
-    private static async Task DownloadAsync(OpenedStore from, string key, string target, CancellationToken ct)
+    private static async Task DownloadAsync(OpenedStore from, string key, string target, bool decode, CancellationToken ct)
     {
         string dir = Path.GetDirectoryName(Path.GetFullPath(target))!;
         Directory.CreateDirectory(dir);
@@ -290,66 +398,11 @@ internal static class ObjectCommands
         try
         {
             await using (var file = File.Create(tmp))
-            await using (var r = await ReadObjectAsync(from, key, ct).ConfigureAwait(false))
+            await using (var r = await ReadObjectAsync(from, key, decode, ct).ConfigureAwait(false))
             {
                 await r.Content.CopyToAsync(file, 1 << 20, ct).ConfigureAwait(false);
             }
             File.Move(tmp, target, overwrite: true);
-        }
-        finally
-        {
-            File.Delete(tmp);
-        }
-    }
-
-    private static async Task CopyTreeAsync(string src, string dst, OpenedStore? from, OpenedStore? to, CancellationToken ct)
-    {
-        if (from is not null)
-        {
-            string prefix = from.Url.Scheme == "file" ? (from.Path.Length == 0 ? "" : from.Path.TrimEnd('/') + "/") : from.Url.PathAsPrefix;
-            await foreach (var o in ListAll(from.Store, prefix, ct).ConfigureAwait(false))
-            {
-                if (o.IsDirectoryMarker) continue;
-                string rel = o.Key[prefix.Length..];
-                if (to is not null)
-                {
-                    string key = (to.Path.Length == 0 ? "" : to.Path.TrimEnd('/') + "/") + rel;
-                    if (from.Url.Scheme == to.Url.Scheme && from.Url.Bucket == to.Url.Bucket && from.Url.Scheme != "file")
-                        await to.Store.CopyAsync(o.Key, key, ct).ConfigureAwait(false);
-                    else
-                        await UploadViaTempAsync(from, o.Key, to, key, ct).ConfigureAwait(false);
-                    Console.Error.WriteLine($"copied to {Display(to, key)}");
-                }
-                else
-                {
-                    string target = Path.Combine(dst, rel);
-                    await DownloadAsync(from, o.Key, target, ct).ConfigureAwait(false);
-                    Console.Error.WriteLine($"copied to {target}");
-                }
-            }
-            return;
-        }
-        if (to is null || !Directory.Exists(src))
-        {
-            throw new UsageException($"cp -r needs a URL prefix or an existing local directory as source ({src})");
-        }
-        string root = Path.GetFullPath(src);
-        foreach (var file in Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
-        {
-            string rel = Path.GetRelativePath(root, file).Replace('\\', '/');
-            string key = (to.Path.Length == 0 ? "" : to.Path.TrimEnd('/') + "/") + rel;
-            await to.Store.WriteAsync(key, ObjectContent.FromFile(file), new ObjectWriteOptions { ContentType = ContentTypes.ForName(key) }, ct).ConfigureAwait(false);
-            Console.Error.WriteLine($"copied to {Display(to, key)}");
-        }
-    }
-
-    private static async Task UploadViaTempAsync(OpenedStore from, string srcKey, OpenedStore to, string key, CancellationToken ct)
-    {
-        string tmp = Path.GetTempFileName();
-        try
-        {
-            await DownloadAsync(from, srcKey, tmp, ct).ConfigureAwait(false);
-            await to.Store.WriteAsync(key, ObjectContent.FromFile(tmp), new ObjectWriteOptions { ContentType = ContentTypes.ForName(key) }, ct).ConfigureAwait(false);
         }
         finally
         {

@@ -16,7 +16,7 @@ public sealed class CacheWriter : IAsyncDisposable
     private readonly Task _worker;
     private long _dropped;
 
-    private readonly record struct Job(ObjectVersion Version, long FirstBlock, ArraySegment<byte> Data, Action Release);
+    private readonly record struct Job(ObjectVersion Version, long FirstBlock, ArraySegment<byte> Data, string? Encoding, Action Release);
 
     /// <summary>Starts the background writer for <paramref name="disk"/>.</summary>
     public CacheWriter(DiskCache disk)
@@ -32,9 +32,9 @@ public sealed class CacheWriter : IAsyncDisposable
     /// Queues blocks for caching. <paramref name="release"/> is called once the bytes are no longer needed,
     /// whether they were written or dropped.
     /// </summary>
-    public void Enqueue(in ObjectVersion version, long firstBlock, ArraySegment<byte> data, Action release)
+    public void Enqueue(in ObjectVersion version, long firstBlock, ArraySegment<byte> data, string? encoding, Action release)
     {
-        if (!_queue.Writer.TryWrite(new Job(version, firstBlock, data, release)))
+        if (!_queue.Writer.TryWrite(new Job(version, firstBlock, data, encoding, release)))
         {
             Interlocked.Increment(ref _dropped);
             release();
@@ -76,7 +76,7 @@ public sealed class CacheWriter : IAsyncDisposable
             {
                 try
                 {
-                    if (_disk.Write(job.Version, job.FirstBlock, job.Data) is { } id && !dirty.ContainsKey(id))
+                    if (_disk.Write(job.Version, job.FirstBlock, job.Data, job.Encoding) is { } id && !dirty.ContainsKey(id))
                     {
                         dirty[id] = DateTime.UtcNow;
                     }

@@ -77,8 +77,10 @@ public sealed class DiskCache : IDisposable
         return new DiskCache(directory, capacityBytes, logger, lockFile);
     }
 
-    private sealed class Entry(ObjectVersion version, string dataPath, string metaPath, bool[] blocks, DateTimeOffset lastAccess)
+    private sealed class Entry(ObjectVersion version, string dataPath, string metaPath, bool[] blocks, DateTimeOffset lastAccess, string? encoding)
     {
+        /// <summary>The stored object's Content-Encoding ("" for none): cached bytes are stored bytes.</summary>
+        public string? Encoding = encoding;
         public readonly Lock Sync = new();
         public ObjectVersion Version { get; } = version;
         public string DataPath { get; } = dataPath;
@@ -131,7 +133,8 @@ public sealed class DiskCache : IDisposable
         [property: JsonPropertyName("etag")] string ETag,
         [property: JsonPropertyName("size")] long Size,
         [property: JsonPropertyName("lastAccess")] DateTimeOffset LastAccess,
-        [property: JsonPropertyName("blocks")] string Blocks);
+        [property: JsonPropertyName("blocks")] string Blocks,
+        [property: JsonPropertyName("encoding")] string? Encoding = null);
 
     private static string EncodeBits(bool[] bits)
     {
@@ -168,7 +171,7 @@ public sealed class DiskCache : IDisposable
                     File.Delete(meta);
                     continue;
                 }
-                var e = new Entry(v, data, meta, DecodeBits(m.Blocks, v.BlockCount), m.LastAccess);
+                var e = new Entry(v, data, meta, DecodeBits(m.Blocks, v.BlockCount), m.LastAccess, m.Encoding);
                 AddLocked(e);
             }
             catch (Exception ex) when (ex is JsonException or IOException or FormatException or NullReferenceException)
@@ -198,6 +201,22 @@ public sealed class DiskCache : IDisposable
     private Entry? Find(in ObjectVersion v)
     {
         lock (_lock) return _entries.TryGetValue(v.Id, out var e) && !e.Evicted ? e : null;
+    }
+
+    /// <summary>
+    /// The Content-Encoding recorded with a cached version ("" for none), so a mount can tell a cached object is
+    /// plain without asking the store; false when the version is not cached or its encoding was not recorded.
+    /// </summary>
+    public bool TryGetEncoding(in ObjectVersion v, out string encoding)
+    {
+        var e = Find(v);
+        string? recorded = null;
+        if (e is not null)
+        {
+            lock (e.Sync) recorded = e.Evicted ? null : e.Encoding;
+        }
+        encoding = recorded ?? "";
+        return recorded is not null;
     }
 
     /// <summary>True when block <paramref name="block"/> of <paramref name="v"/> is cached.</summary>
@@ -254,7 +273,11 @@ public sealed class DiskCache : IDisposable
     /// <see cref="Commit"/>, after a flush to disk. Failures are logged; the cache is best effort.
     /// </summary>
     /// <returns>The entry's id, to pass to <see cref="Commit"/>, or <c>null</c> when nothing was written.</returns>
-    public string? Write(in ObjectVersion v, long firstBlock, ArraySegment<byte> data)
+    /// <param name="v">The version.</param>
+    /// <param name="firstBlock">Index of the first block in <paramref name="data"/>.</param>
+    /// <param name="data">Whole blocks, the last possibly short.</param>
+    /// <param name="encoding">The stored object's Content-Encoding, recorded with the version ("" for none).</param>
+    public string? Write(in ObjectVersion v, long firstBlock, ArraySegment<byte> data, string? encoding = "")
     {
         if (CapacityBytes <= 0 || v.Size <= 0) return null;
         Entry e;
@@ -264,7 +287,7 @@ public sealed class DiskCache : IDisposable
             {
                 string dir = Path.Combine(_root, v.Id[..2]);
                 System.IO.Directory.CreateDirectory(dir);
-                e = new Entry(v, Path.Combine(dir, v.Id + ".data"), Path.Combine(dir, v.Id + ".meta"), new bool[v.BlockCount], DateTimeOffset.UtcNow);
+                e = new Entry(v, Path.Combine(dir, v.Id + ".data"), Path.Combine(dir, v.Id + ".meta"), new bool[v.BlockCount], DateTimeOffset.UtcNow, encoding ?? "");
                 _entries[v.Id] = e;
             }
             // The newest version of a key replaces older ones.
@@ -358,7 +381,7 @@ public sealed class DiskCache : IDisposable
 
     private static void SaveMeta(Entry e)
     {
-        var m = new Meta(e.Version.Store, e.Version.Key, e.Version.ETag, e.Version.Size, e.LastAccess, EncodeBits(e.Blocks));
+        var m = new Meta(e.Version.Store, e.Version.Key, e.Version.ETag, e.Version.Size, e.LastAccess, EncodeBits(e.Blocks), e.Encoding);
         string tmp = e.MetaPath + ".tmp";
         File.WriteAllText(tmp, JsonSerializer.Serialize(m));
         File.Move(tmp, e.MetaPath, overwrite: true);

@@ -45,12 +45,12 @@ public sealed class ReadCaches(MemoryBlockCache? memory, DiskCache? disk) : IAsy
     /// Stores blocks fetched from the store: in memory at once when <paramref name="inMemory"/>, on disk in the
     /// background. <paramref name="release"/> is called when the bytes are no longer needed (at once without a disk tier).
     /// </summary>
-    public void Store(in ObjectVersion v, long firstBlock, ArraySegment<byte> data, bool inMemory, Action release)
+    public void Store(in ObjectVersion v, long firstBlock, ArraySegment<byte> data, bool inMemory, string? encoding, Action release)
     {
         if (inMemory) Memory?.Write(v, firstBlock, data);
         if (_writer is not null)
         {
-            _writer.Enqueue(v, firstBlock, data, release);
+            _writer.Enqueue(v, firstBlock, data, encoding ?? "", release);
         }
         else
         {

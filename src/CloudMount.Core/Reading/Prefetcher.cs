@@ -41,6 +41,7 @@ public sealed class Prefetcher : IAsyncDisposable
     private readonly List<Part> _parts = [];    // protected by _lock; contiguous and ascending
     private long _window;                         // protected by _lock
     private long _consumedSinceGrowth;            // protected by _lock
+    private readonly TaskCompletionSource<ObjectInfo?> _firstResponse = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _requests;
 
     /// <summary>Creates a prefetcher for one open file.</summary>
@@ -78,6 +79,24 @@ public sealed class Prefetcher : IAsyncDisposable
     public long WindowBytes
     {
         get { lock (_lock) return _window; }
+    }
+
+    /// <summary>
+    /// Starts fetching the first block and returns what the store said about the object in its first answer
+    /// (Content-Encoding, ETag, metadata), or <c>null</c> when the block came from a cache. Open uses this to learn
+    /// an object's encoding with the request its first read needs anyway.
+    /// </summary>
+    /// <exception cref="PreconditionFailedException">The object changed since its ETag was learned.</exception>
+    public async Task<ObjectInfo?> StartAsync(CancellationToken cancellationToken)
+    {
+        if (_size == 0) return null;
+        List<Part> started;
+        lock (_lock) started = Plan(0, 1);
+        foreach (var p in started)
+        {
+            _ = FetchAsync(p);
+        }
+        return await _firstResponse.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -225,6 +244,7 @@ public sealed class Prefetcher : IAsyncDisposable
                 int length = (int)Math.Min(block, part.Length - at);
                 if (_version is { } v && _caches!.TryRead(v, first + i, part.Buffer.Slice(at, length)))
                 {
+                    if (first + i == 0) _firstResponse.TrySetResult(null);
                     part.Advance(length);
                     i++;
                     continue;
@@ -234,9 +254,10 @@ public sealed class Prefetcher : IAsyncDisposable
                 while (j < blocks && !(_version is { } w && _caches!.Contains(w, first + j))) j++;
                 int runEnd = (int)Math.Min(part.Length, (long)j * block);
                 await _parallel.WaitAsync(ct).ConfigureAwait(false);
+                ObjectInfo served;
                 try
                 {
-                    await FetchRangeAsync(part, at, runEnd, ct).ConfigureAwait(false);
+                    served = await FetchRangeAsync(part, at, runEnd, ct).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -247,7 +268,7 @@ public sealed class Prefetcher : IAsyncDisposable
                     // The cache writer holds a reference to the part's buffer until the bytes are on disk.
                     part.AddRef();
                     _caches!.Store(fetched, first + i, part.Buffer.Slice(at, runEnd - at),
-                        inMemory: part.Random || _size <= 8 * ObjectVersion.BlockSize, release: part.Release);
+                        inMemory: part.Random || _size <= 8 * ObjectVersion.BlockSize, encoding: served.ContentEncoding, release: part.Release);
                 }
                 i = j;
             }
@@ -259,6 +280,7 @@ public sealed class Prefetcher : IAsyncDisposable
             {
                 _logger.LogWarning("read of {Key} bytes {Start}-{End} failed: {Error}", _key(), part.Start, part.End - 1, e.Message);
             }
+            if (part.Start == 0) _firstResponse.TrySetException(e);
             part.Fail(e);
         }
         finally
@@ -268,7 +290,8 @@ public sealed class Prefetcher : IAsyncDisposable
     }
 
     /// <summary>Streams bytes [<paramref name="from"/>, <paramref name="to"/>) of the part from the store into its buffer.</summary>
-    private async Task FetchRangeAsync(Part part, int from, int to, CancellationToken ct)
+    /// <returns>What the store said about the object.</returns>
+    private async Task<ObjectInfo> FetchRangeAsync(Part part, int from, int to, CancellationToken ct)
     {
         string key = _key();
         await using var result = await _store.ReadAsync(key, new ByteRange(part.Start + from, to - from), _etag, ct).ConfigureAwait(false);
@@ -277,6 +300,7 @@ public sealed class Prefetcher : IAsyncDisposable
             // Some servers ignore If-Match; never hand out bytes of another version.
             throw new PreconditionFailedException(key, _etag);
         }
+        if (part.Start + from == 0) _firstResponse.TrySetResult(result.Info);
         int filled = from;
         while (filled < to)
         {
@@ -289,6 +313,7 @@ public sealed class Prefetcher : IAsyncDisposable
             filled += n;
             part.Advance(n);
         }
+        return result.Info;
     }
 
     /// <summary>Cancels requests in flight and returns every buffer to the pool.</summary>

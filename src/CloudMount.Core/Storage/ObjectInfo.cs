@@ -4,7 +4,8 @@ namespace CloudMount.Core.Storage;
 /// What a store knows about one object: the shape of a LIST entry or a HEAD answer.
 /// </summary>
 /// <param name="Key">The full key inside the bucket or container, for example <c>data/run1/a.csv</c>.</param>
-/// <param name="Size">Stored size in bytes (the encoded size when <see cref="ContentEncoding"/> is set).</param>
+/// <param name="Size">Size in bytes as the store presents it: the stored size, except through
+/// <see cref="Codecs.CodecObjectStore"/>, which presents an encoded object's decoded size (-1 when unknown).</param>
 /// <param name="ETag">The entity tag exactly as the service returned it (S3 quotes it), or <c>null</c> when the service gives none.</param>
 /// <param name="LastModified">When the object was last written, as the service reports it (UTC).</param>
 public sealed record ObjectInfo(string Key, long Size, string? ETag, DateTimeOffset LastModified)

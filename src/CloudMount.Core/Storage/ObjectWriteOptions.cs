@@ -16,6 +16,12 @@ public sealed record ObjectWriteOptions
     public IReadOnlyDictionary<string, string>? Metadata { get; init; }
 
     /// <summary>
+    /// Encode the content with this codec before storing it (handled by <see cref="Codecs.CodecObjectStore"/>; a
+    /// raw store ignores it). <c>null</c> leaves the choice to the store's compression settings.
+    /// </summary>
+    public Codecs.Codec? EncodeAs { get; init; }
+
+    /// <summary>
     /// MD5 of the whole content (16 bytes) to send as Content-MD5 so the service rejects corrupted uploads, or <c>null</c>.
     /// Set by <see cref="Decorators.ChecksumObjectStore"/>.
     /// </summary>

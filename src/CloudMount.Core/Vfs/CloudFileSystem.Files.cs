@@ -35,6 +35,7 @@ public sealed partial class CloudFileSystem
         {
             await PrepareWriteStateAsync(n, truncate: (flags & OpenFlags.Truncate) != 0, cancellationToken).ConfigureAwait(false);
         }
+        var (reader, decoded, directIo) = await PrepareReadAsync(n, cancellationToken).ConfigureAwait(false);
         lock (_lock)
         {
             bool keepCache = n.Write is null && n.ETag is not null && n.KernelCacheETag == n.ETag;
@@ -43,11 +44,89 @@ public sealed partial class CloudFileSystem
                 n.KernelCacheETag = n.ETag;
             }
             n.OpenCount++;
-            var handle = new FileHandle(n, flags, n.ETag, n.Size);
+            var handle = new FileHandle(n, flags, n.ETag, n.Size) { Reader = reader, Decoded = decoded };
             ulong fh = (ulong)Interlocked.Increment(ref _nextHandle);
             _files[fh] = handle;
-            return new OpenReply(fh, keepCache, DirectIo: false);
+            return new OpenReply(fh, keepCache, directIo);
         }
+    }
+
+    /// <summary>
+    /// Decides how an opened file is read. With decoding on, an object whose encoding is not yet known is found
+    /// out before the kernel reads: from the disk cache's record, else from the answer to the first range GET
+    /// (the request the first read needs anyway, so a plain object costs nothing more). An encoded object is then
+    /// read from its decoded copy, and the kernel is told its decoded size, or reads it as a stream (direct I/O)
+    /// when no size can be known up front.
+    /// </summary>
+    private async Task<(Prefetcher? Reader, Codecs.DecodedCopy? Decoded, bool DirectIo)> PrepareReadAsync(Inode n, CancellationToken ct)
+    {
+        if (_options.Decoding is not { } decoding) return (null, null, false);
+        string key;
+        string? etag;
+        long size;
+        Codecs.Codec? codec;
+        lock (_lock)
+        {
+            if (n.Write is not null || n.LocalOnly || n.Detached) return (null, null, false);
+            key = DirectoryPrefixLocked(n.Parent!) + n.Name;
+            etag = n.ETag;
+            size = n.Size;
+            codec = n.EncodingETag == etag ? n.Encoding : null;
+        }
+        if (etag is null || size == 0) return (null, null, false);
+        if (codec is null && _options.Caches?.Disk is { } disk && disk.TryGetEncoding(new Caching.ObjectVersion(_store.Name, key, etag, size), out var cached))
+        {
+            codec = Codecs.ContentCodec.Parse(cached);
+        }
+        Prefetcher? probe = null;
+        ObjectInfo? stored = null;
+        if (codec is null)
+        {
+            probe = new Prefetcher(_store, () => FileKey(n), etag, size, _options.ReadAhead, _logger, _options.Caches);
+            try
+            {
+                stored = await probe.StartAsync(ct).ConfigureAwait(false);
+            }
+            catch
+            {
+                await probe.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+            codec = stored is null ? Codecs.Codec.Identity : Codecs.ContentCodec.Parse(stored.ContentEncoding);
+        }
+        lock (_lock)
+        {
+            if (n.ETag == etag)
+            {
+                n.Encoding = codec;
+                n.EncodingETag = etag;
+            }
+        }
+        if (codec == Codecs.Codec.Identity) return (probe, null, false);
+
+        if (probe is not null) await probe.DisposeAsync().ConfigureAwait(false);
+        stored ??= await _store.HeadAsync(key, ct).ConfigureAwait(false) ?? throw NotFound(n.Name);
+        var copy = decoding.Acquire(stored);
+        long? decodedSize = await copy.SizeHint.WaitAsync(ct).ConfigureAwait(false);
+        SetDecodedSize(n, etag, decodedSize);
+        // A pass that ends at another size (a multi-member gzip, several zstd frames) corrects it.
+        _ = copy.Completion.ContinueWith(t => SetDecodedSize(n, etag, t.Result), CancellationToken.None,
+            TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+        return (null, copy, decodedSize is null);
+    }
+
+    /// <summary>Records an encoded object's decoded size and tells the kernel if what it showed changes.</summary>
+    private void SetDecodedSize(Inode n, string etag, long? decoded)
+    {
+        bool changed;
+        lock (_lock)
+        {
+            if (n.ETag != etag || decoded is null || n.DecodedSize == decoded) return;
+            long before = AttributesLocked(n).Size;
+            n.DecodedSize = decoded;
+            changed = AttributesLocked(n).Size != before;
+        }
+        if (changed) InvalidateKernelAttributes?.Invoke(n.Ino);
     }
 
     /// <summary>Gives a file a staging state if it has none; with <paramref name="truncate"/>, an empty, dirty one.</summary>
@@ -60,7 +139,10 @@ public sealed partial class CloudFileSystem
             if (w is null)
             {
                 bool empty = truncate || n.LocalOnly || n.Size == 0;
-                w = new WriteState(_staging.Create(), hydrated: empty, n.Size, n.ETag) { Mtime = n.Mtime };
+                // Rewritten content keeps the object's encoding; a file hydrated from the store learns it then.
+                var encoding = _options.Decoding is null ? Codecs.Codec.Identity
+                    : n.EncodingETag == n.ETag && n.Encoding is { } known ? known : _options.Compression.For(n.Name);
+                w = new WriteState(_staging.Create(), hydrated: empty, n.Size, n.ETag) { Mtime = n.Mtime, Encoding = encoding };
                 n.Write = w;
                 if (!truncate) return;
             }
@@ -130,6 +212,13 @@ public sealed partial class CloudFileSystem
             int got = w.File.Read(offset, buffer.AsSpan());
             return new ReadLease([buffer.Slice(0, got)], () => BufferPool.Shared.Return(buffer));
         }
+        if (h.Decoded is { } copy)
+        {
+            await copy.WaitForAsync(offset + count, cancellationToken).ConfigureAwait(false);
+            var decodedBuffer = BufferPool.Shared.Rent(count);
+            int read = copy.Read(offset, decodedBuffer.AsSpan());
+            return new ReadLease([decodedBuffer.Slice(0, read)], () => BufferPool.Shared.Return(decodedBuffer));
+        }
         if (h.Size == 0)
         {
             return ReadLease.Empty;
@@ -150,16 +239,20 @@ public sealed partial class CloudFileSystem
         await using (var r = await _store.ReadAsync(key, ByteRange.All, w.RemoteETag, ct).ConfigureAwait(false))
         {
             var buffer = BufferPool.Shared.Rent(1 << 20);
+            // An encoded object is edited as its decoded bytes, and stored encoded again (WriteState.Encoding).
+            var codec = _options.Decoding is null ? Codecs.Codec.Identity : Codecs.ContentCodec.Parse(r.Info.ContentEncoding);
+            w.Encoding = codec;
+            await using var body = Codecs.ContentCodec.OpenDecoder(codec, r.Content);
             try
             {
                 long offset = 0;
                 int got;
-                while ((got = await r.Content.ReadAsync(buffer.AsMemory(), ct).ConfigureAwait(false)) > 0)
+                while ((got = await body.ReadAsync(buffer.AsMemory(), ct).ConfigureAwait(false)) > 0)
                 {
                     await w.File.WriteAsync(offset, buffer.AsMemory(0, got), ct).ConfigureAwait(false);
                     offset += got;
                 }
-                if (offset != w.RemoteSize)
+                if (codec == Codecs.Codec.Identity && offset != w.RemoteSize)
                 {
                     w.File.SetLength(0);
                     throw new InvalidResponseException($"{key}: got {offset} bytes, expected {w.RemoteSize}");
@@ -192,7 +285,7 @@ public sealed partial class CloudFileSystem
             w.Dirty = true;
             w.HasWrites = true;
             w.Mtime = _time.GetUtcNow();
-            if (w.Session is null && _store.Multipart is { } multipart && w.File.Length >= 2 * _options.Upload.PartBytes)
+            if (w.Session is null && w.Encoding == Codecs.Codec.Identity && _store.Multipart is { } multipart && w.File.Length >= 2 * _options.Upload.PartBytes)
             {
                 // Large file: start sending parts while the rest is still being written.
                 w.Session = new UploadSession(multipart, FileKey(h.Inode), new ObjectWriteOptions { ContentType = ContentTypes.ForName(h.Inode.Name) },
@@ -268,8 +361,7 @@ public sealed partial class CloudFileSystem
             else
             {
                 if (session is not null) await session.AbortAsync().ConfigureAwait(false); // renamed since it began
-                info = await ObjectWriter.WriteAsync(_store, key, ObjectContent.FromFile(w.File.Path),
-                    new ObjectWriteOptions { ContentType = ContentTypes.ForName(key) }, _options.Upload, ct).ConfigureAwait(false);
+                info = await WriteWholeAsync(key, w, ct).ConfigureAwait(false);
             }
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
@@ -282,12 +374,15 @@ public sealed partial class CloudFileSystem
         w.Dirty = false;
         w.HasWrites = false;
         w.UploadFailed = false;
-        w.RemoteSize = w.File.Length;
+        w.RemoteSize = info.Size;
         w.RemoteETag = info.ETag;
         lock (_lock)
         {
             n.LocalOnly = false;
-            n.Size = w.File.Length;
+            n.Encoding = w.Encoding;
+            n.EncodingETag = info.ETag;
+            n.DecodedSize = w.File.Length;
+            n.Size = info.Size;
             n.ETag = info.ETag;
             n.Mtime = info.LastModified;
             n.KernelCacheETag = info.ETag;
@@ -295,6 +390,26 @@ public sealed partial class CloudFileSystem
             {
                 SetListingEntryLocked(p, n.Name, new ChildEntry(NodeKind.File, n.Size, n.ETag, n.Mtime));
             }
+        }
+    }
+
+    /// <summary>Uploads a staged file whole, encoded as <see cref="WriteState.Encoding"/> says (or as stored).</summary>
+    private async Task<ObjectInfo> WriteWholeAsync(string key, WriteState w, CancellationToken ct)
+    {
+        var options = new ObjectWriteOptions { ContentType = ContentTypes.ForName(key) };
+        if (w.Encoding == Codecs.Codec.Identity)
+        {
+            return await ObjectWriter.WriteAsync(_store, key, ObjectContent.FromFile(w.File.Path), options, _options.Upload, ct).ConfigureAwait(false);
+        }
+        var (encoded, encodedOptions) = await Codecs.Encoder.EncodeAsync(ObjectContent.FromFile(w.File.Path), w.Encoding, _options.Compression.Level,
+            options, _staging.Directory, ct).ConfigureAwait(false);
+        try
+        {
+            return await ObjectWriter.WriteAsync(_store, key, ObjectContent.FromFile(encoded), encodedOptions, _options.Upload, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            File.Delete(encoded);
         }
     }
 
@@ -308,6 +423,10 @@ public sealed partial class CloudFileSystem
         if (h.Reader is { } r)
         {
             await r.DisposeAsync().ConfigureAwait(false);
+        }
+        if (h.Decoded is { } copy)
+        {
+            _options.Decoding?.Release(copy);
         }
         var n = h.Inode;
         WriteState? w;
@@ -395,7 +514,7 @@ public sealed partial class CloudFileSystem
             var now = _time.GetUtcNow();
             var n = UpsertChildLocked(dir, name, new ChildEntry(NodeKind.File, 0, null, now));
             n.LocalOnly = true;
-            n.Write = new WriteState(_staging.Create(), hydrated: true, 0, null) { Dirty = true, Mtime = now };
+            n.Write = new WriteState(_staging.Create(), hydrated: true, 0, null) { Dirty = true, Mtime = now, Encoding = _options.Compression.For(name) };
             n.OpenCount++;
             ulong fh = (ulong)Interlocked.Increment(ref _nextHandle);
             _files[fh] = new FileHandle(n, flags | OpenFlags.Write, null, 0);

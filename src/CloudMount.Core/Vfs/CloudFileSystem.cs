@@ -75,6 +75,12 @@ public sealed partial class CloudFileSystem : IAsyncDisposable
     /// <summary>Seconds the kernel may cache a negative lookup.</summary>
     public double NegativeTimeoutSeconds => _options.NegativeTtl.TotalSeconds;
 
+    /// <summary>
+    /// Set by the adapter: tells the kernel an inode's attributes changed (its size, once a decoded size is
+    /// known), so the next stat or read asks again.
+    /// </summary>
+    public Action<ulong>? InvalidateKernelAttributes { get; set; }
+
     /// <summary>Inodes currently known (for tests: forget must bring this back down).</summary>
     public int InodeCount
     {
@@ -109,7 +115,9 @@ public sealed partial class CloudFileSystem : IAsyncDisposable
         {
             return new NodeAttributes(n.Ino, NodeKind.Directory, 0, n.Mtime, _options.DirectoryMode, _options.Uid, _options.Gid);
         }
-        long size = n.Write is { } w ? w.Length : n.Size;
+        long size = n.Write is { } w ? w.Length
+            : n.Encoding is { } c && c != Codecs.Codec.Identity && n.EncodingETag == n.ETag ? n.DecodedSize ?? n.Size
+            : n.Size;
         var mtime = n.Write is { Dirty: true } dw ? dw.Mtime : n.Mtime;
         return new NodeAttributes(n.Ino, NodeKind.File, size, mtime, _options.FileMode, _options.Uid, _options.Gid);
     }
@@ -156,6 +164,11 @@ public sealed partial class CloudFileSystem : IAsyncDisposable
                 child.Size = entry.Size;
                 child.ETag = entry.ETag;
                 child.Mtime = entry.Mtime;
+                if (child.EncodingETag != entry.ETag)
+                {
+                    child.Encoding = null;
+                    child.DecodedSize = null;
+                }
             }
             return child;
         }
@@ -446,12 +459,21 @@ public sealed partial class CloudFileSystem : IAsyncDisposable
                 }
                 throw NotFound(n.Name);
             }
+            if (n.EncodingETag != info.ETag) n.DecodedSize = null;
             n.Size = info.Size;
             n.ETag = info.ETag;
             n.Mtime = info.LastModified;
+            n.Encoding = Codecs.ContentCodec.Parse(info.ContentEncoding);
+            n.EncodingETag = info.ETag;
+            if (n.Encoding != Codecs.Codec.Identity && DecodedLength(info) is { } decoded) n.DecodedSize = decoded;
             _meta.SetObject(key, new ChildEntry(NodeKind.File, info.Size, info.ETag, info.LastModified));
         }
     }
+
+    /// <summary>The decoded size an object's metadata states (written by CloudMount on upload), or <c>null</c>.</summary>
+    private static long? DecodedLength(ObjectInfo info) =>
+        info.Metadata?.TryGetValue(Codecs.ContentCodec.DecodedLengthMetadata, out var t) == true
+        && long.TryParse(t, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long n) ? n : null;
 
     /// <summary>Totals for statfs: object stores have no fixed capacity, so these are large constants.</summary>
     public static FsStatistics StatFs() => new(4096, 1UL << 38, 1UL << 38, 1UL << 32, 1UL << 32, KeyNames.NameMax);

@@ -12,8 +12,10 @@ internal sealed class FileHandle(Inode inode, OpenFlags flags, string? etag, lon
     /// <summary>The size at open.</summary>
     public long Size { get; } = size;
     public bool CanWrite => (Flags & OpenFlags.Write) != 0;
-    /// <summary>Created on the first read that goes to the store.</summary>
+    /// <summary>Created on the first read that goes to the store (or at open, to learn the encoding).</summary>
     public Prefetcher? Reader;
+    /// <summary>An encoded object's decoded copy, which reads come from instead.</summary>
+    public Codecs.DecodedCopy? Decoded;
     public readonly Lock Sync = new();
 }
 

@@ -31,6 +31,11 @@ internal sealed class Inode(ulong ino, NodeKind kind, Inode? parent, string name
     public DateTimeOffset Mtime;
     /// <summary>ETag of the bytes the kernel's page cache may hold for this inode (keep_cache decision).</summary>
     public string? KernelCacheETag;
+    /// <summary>The object's Content-Encoding, once learned for the ETag <see cref="EncodingETag"/>.</summary>
+    public Codecs.Codec? Encoding;
+    public string? EncodingETag;
+    /// <summary>Encoded objects: the decoded size once known (metadata, frame header, trailer, or a finished decode).</summary>
+    public long? DecodedSize;
 
     /// <summary>Directories: children the kernel knows, by name.</summary>
     public Dictionary<string, Inode>? Children;

@@ -39,6 +39,15 @@ public sealed record VfsOptions
     /// <summary>Data cache tiers (memory, disk) reads go through, or <c>null</c> for none.</summary>
     public ReadCaches? Caches { get; init; }
 
+    /// <summary>
+    /// Decoded copies of encoded objects: with them, objects stored with Content-Encoding gzip, br or zstd read as
+    /// their decoded bytes; <c>null</c> reads stored bytes (<c>--raw</c>).
+    /// </summary>
+    public Codecs.DecodedCopies? Decoding { get; init; }
+
+    /// <summary>How new files are encoded on upload (<c>--compress</c>).</summary>
+    public Codecs.CompressionOptions Compression { get; init; } = new();
+
     /// <summary>Upload settings: part size, parallel parts, and from what size a file goes up in parts while written.</summary>
     public Writing.UploadOptions Upload { get; init; } = new();
 

@@ -20,6 +20,8 @@ internal sealed class WriteState(StagingFile file, bool hydrated, long remoteSiz
     public DateTimeOffset Mtime = DateTimeOffset.UtcNow;
     /// <summary>The last upload failed; the data is kept and a sidecar names the key.</summary>
     public bool UploadFailed;
+    /// <summary>The encoding the file is stored with (kept from the object it replaces, or from --compress).</summary>
+    public Codecs.Codec Encoding;
     /// <summary>Some write changed the bytes (as opposed to only creating or truncating the file).</summary>
     public bool HasWrites;
     /// <summary>A multipart upload running while the file is written (large files on stores that have them).</summary>

@@ -18,7 +18,9 @@ public static class ObjectWriter
     /// <exception cref="ObjectStoreException">The write failed after retries; a multipart upload is aborted.</exception>
     public static async Task<ObjectInfo> WriteAsync(IObjectStore store, string key, ObjectContent content, ObjectWriteOptions options, UploadOptions upload, CancellationToken cancellationToken)
     {
-        if (store.Multipart is not { } multipart || content.Length <= upload.ThresholdBytes)
+        // Content still to be encoded (by a codec decorator) cannot be split into parts before it is encoded.
+        bool toEncode = options.EncodeAs is { } codec && codec != Codecs.Codec.Identity;
+        if (store.Multipart is not { } multipart || content.Length <= upload.ThresholdBytes || toEncode)
         {
             return await store.WriteAsync(key, content, options, cancellationToken).ConfigureAwait(false);
         }

@@ -1,0 +1,170 @@
+using System.Globalization;
+using CloudMount.Core.Caching;
+using CloudMount.Core.Storage;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace CloudMount.Core.Codecs;
+
+/// <summary>
+/// The decoded copies of encoded objects in <c>DIR/ID.data</c> (ID as <see cref="ObjectVersion.Id"/>), one per
+/// object version, shared by every reader. Finished copies (<c>ID.done</c>) are reused after a remount; copies
+/// no reader uses are deleted, least recently used first, beyond <see cref="CapacityBytes"/>.
+/// </summary>
+public sealed class DecodedCopies : IAsyncDisposable
+{
+    private readonly IObjectStore _raw;
+    private readonly string _directory;
+    private readonly ILogger _logger;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, DecodedCopy> _copies = [];   // by version id; protected by _lock
+    private readonly List<Task> _passes = [];
+    private readonly CancellationTokenSource _stopping = new();
+
+    /// <summary>Creates the manager.</summary>
+    /// <param name="raw">The store below decoding (its reads return stored bytes).</param>
+    /// <param name="directory">Where the copies live; created if missing.</param>
+    /// <param name="capacityBytes">Size beyond which unused copies are deleted.</param>
+    /// <param name="logger">For decode failures.</param>
+    public DecodedCopies(IObjectStore raw, string directory, long capacityBytes, ILogger? logger = null)
+    {
+        _raw = raw;
+        _directory = directory;
+        CapacityBytes = capacityBytes;
+        _logger = logger ?? NullLogger.Instance;
+        Directory.CreateDirectory(directory);
+    }
+
+    /// <summary>Size in bytes beyond which copies no reader uses are deleted.</summary>
+    public long CapacityBytes { get; }
+
+    /// <summary>
+    /// The decoded copy of an encoded object version: an existing one, a finished one from an earlier mount, or a
+    /// new one whose pass starts now. The caller holds it until <see cref="Release"/>.
+    /// </summary>
+    /// <param name="stored">The object as stored: key, ETag, size, Content-Encoding and metadata.</param>
+    public DecodedCopy Acquire(ObjectInfo stored)
+    {
+        var codec = ContentCodec.Parse(stored.ContentEncoding);
+        string etag = stored.ETag ?? throw new InvalidOperationException($"{stored.Key} has no ETag to pin its decoding to");
+        var version = new ObjectVersion(_raw.Name, stored.Key, etag, stored.Size);
+        DecodedCopy copy;
+        lock (_lock)
+        {
+            if (!_copies.TryGetValue(version.Id, out copy!))
+            {
+                string path = Path.Combine(_directory, version.Id + ".data");
+                string done = Path.ChangeExtension(path, ".done");
+                long? complete = null;
+                if (File.Exists(done) && File.Exists(path)
+                    && long.TryParse(File.ReadAllText(done), NumberStyles.None, CultureInfo.InvariantCulture, out long size)
+                    && new FileInfo(path).Length == size)
+                {
+                    complete = size;
+                }
+                else
+                {
+                    File.Delete(done);
+                }
+                var handle = File.OpenHandle(path, complete is null ? FileMode.Create : FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+                copy = new DecodedCopy(stored.Key, etag, codec, path, handle, complete);
+                _copies[version.Id] = copy;
+                if (complete is null)
+                {
+                    _passes.Add(copy.RunAsync(_raw, stored, _logger, _stopping.Token));
+                    _ = ProbeSizeAsync(copy, stored);
+                }
+            }
+            copy.AddUser();
+            File.SetLastWriteTimeUtc(copy.Path, DateTime.UtcNow);
+        }
+        return copy;
+    }
+
+    /// <summary>Gives up a reader's hold on a copy, and trims the folder to its capacity.</summary>
+    public void Release(DecodedCopy copy)
+    {
+        copy.RemoveUser();
+        Trim();
+    }
+
+    /// <summary>Finds the decoded size without decoding: stored metadata, or the gzip trailer (one 4-byte range GET).</summary>
+    private async Task ProbeSizeAsync(DecodedCopy copy, ObjectInfo stored)
+    {
+        try
+        {
+            if (stored.Metadata?.TryGetValue(ContentCodec.DecodedLengthMetadata, out var text) == true
+                && long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long fromMetadata))
+            {
+                copy.SetSizeHint(fromMetadata);
+                return;
+            }
+            switch (copy.Codec)
+            {
+                case Codec.Gzip when stored.Size >= 18:
+                    await using (var tail = await _raw.ReadAsync(stored.Key, new ByteRange(stored.Size - 4, 4), stored.ETag, CancellationToken.None).ConfigureAwait(false))
+                    {
+                        var bytes = new byte[4];
+                        await tail.Content.ReadExactlyAsync(bytes).ConfigureAwait(false);
+                        copy.SetSizeHint(ContentCodec.GzipIsize(bytes));
+                    }
+                    break;
+                case Codec.Zstd:
+                    break; // the pass reads the frame header and sets the hint
+                default:
+                    copy.SetSizeHint(null);
+                    break;
+            }
+        }
+        catch (Exception e) when (e is ObjectStoreException or IOException)
+        {
+            _logger.LogDebug("size probe of {Key}: {Error}", stored.Key, e.Message);
+            copy.SetSizeHint(null);
+        }
+    }
+
+    private void Trim()
+    {
+        lock (_lock)
+        {
+            var files = new DirectoryInfo(_directory).GetFiles("*.data").OrderBy(f => f.LastWriteTimeUtc).ToList();
+            long total = files.Sum(f => f.Length);
+            foreach (var f in files)
+            {
+                if (total <= CapacityBytes) break;
+                string id = Path.GetFileNameWithoutExtension(f.Name);
+                if (_copies.TryGetValue(id, out var c))
+                {
+                    if (c.Users > 0 || !c.Completion.IsCompleted) continue;
+                    c.Close();
+                    _copies.Remove(id);
+                }
+                total -= f.Length;
+                f.Delete();
+                File.Delete(Path.ChangeExtension(f.FullName, ".done"));
+            }
+        }
+    }
+
+    /// <summary>Stops running passes and closes the copies (finished ones stay for the next mount).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        Task[] passes;
+        lock (_lock) passes = [.. _passes];
+        try
+        {
+            await Task.WhenAll(passes).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Failures were logged by the passes.
+        }
+        lock (_lock)
+        {
+            foreach (var c in _copies.Values) c.Close();
+            _copies.Clear();
+        }
+        Trim();
+    }
+}
