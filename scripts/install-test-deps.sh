@@ -4,9 +4,10 @@
 #   swift*, memcached          OpenStack Swift with s3api, the faithful S3 server (tests/servers/swift.sh)
 #   nodejs, npm                s3rver (tests/servers/package.json)
 #   python3, curl, attr, util-linux  tools the tests drive the mount with
+#   gzip, brotli, zstd         encode objects the way another client would (Content-Encoding tests, bench)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-pkgs=(fuse3 libfuse3-3 libfuse3-dev gcc libc6-dev pkg-config binutils python3 curl attr util-linux
+pkgs=(fuse3 libfuse3-3 libfuse3-dev gcc libc6-dev pkg-config binutils python3 curl attr util-linux gzip brotli zstd
       swift swift-proxy swift-account swift-container swift-object memcached)
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)

@@ -24,6 +24,7 @@ internal sealed partial class FuseAdapter
     private const int OAppend = 0x400;
     private const uint SIfDir = 0x4000;
     private const uint SIfReg = 0x8000;
+    private const uint SIfLnk = 0xA000;
 
     private readonly CloudFileSystem _fs;
     private readonly ILogger _logger;
@@ -71,6 +72,12 @@ internal sealed partial class FuseAdapter
         Fsyncdir = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, int, FuseFileInfo*, void>)&OnFsyncdir,
         Statfs = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, void>)&OnStatfs,
         Create = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, byte*, uint, FuseFileInfo*, void>)&OnCreate,
+        Readlink = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, void>)&OnReadlink,
+        Symlink = (nint)(delegate* unmanaged[Cdecl]<nint, byte*, ulong, byte*, void>)&OnSymlink,
+        Setxattr = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, byte*, byte*, nuint, int, void>)&OnSetxattr,
+        Getxattr = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, byte*, nuint, void>)&OnGetxattr,
+        Listxattr = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, nuint, void>)&OnListxattr,
+        Removexattr = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, byte*, void>)&OnRemovexattr,
     };
 
     // ------------------------------------------------------------------ plumbing
@@ -128,7 +135,7 @@ internal sealed partial class FuseAdapter
     {
         st = default;
         st.StIno = a.Ino;
-        st.StMode = (a.Kind == NodeKind.Directory ? SIfDir : SIfReg) | a.Mode;
+        st.StMode = a.Kind switch { NodeKind.Directory => SIfDir, NodeKind.Symlink => SIfLnk, _ => SIfReg } | a.Mode;
         st.StNlink = a.Nlink;
         st.StUid = a.Uid;
         st.StGid = a.Gid;

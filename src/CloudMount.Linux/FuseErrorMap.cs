@@ -23,6 +23,8 @@ internal static class FuseErrorMap
         FsError.BadHandle => Errno.EBADF,
         FsError.NoSpace => Errno.ENOSPC,
         FsError.Unreachable => Errno.ENETUNREACH,
+        FsError.NoData => Errno.ENODATA,
+        FsError.NotPermitted => Errno.EPERM,
         _ => Errno.EIO,
     };
 }

@@ -46,6 +46,14 @@ internal static class MountCommand
         public Option<string> CacheSize { get; } = new("--cache-size") { Description = "Largest size of the persistent disk cache (0 turns it off)", DefaultValueFactory = _ => "10GiB" };
         public Option<string> MemoryCacheSize { get; } = new("--memory-cache-size") { Description = "Largest size of the in-memory block cache (0 turns it off)", DefaultValueFactory = _ => "64MiB" };
         public Option<bool> Raw { get; } = new("--raw") { Description = "Show objects as stored: no decoding of gzip, br and zstd Content-Encoding" };
+        public Option<bool> ExactAttrs { get; } = new("--exact-attrs")
+        {
+            Description = "HEAD each file when listed (one request per file) so stat shows decoded sizes of compressed objects, mtime/mode/uid/gid kept by s3fs or rclone, and symlinks before a file is opened",
+        };
+        public Option<bool> PosixAttrs { get; } = new("--posix-attrs")
+        {
+            Description = "Store touch -m, chmod and chown of files in mtime/mode/uid/gid metadata as s3fs and rclone do (implies --exact-attrs)",
+        };
         public CompressionOptionSet Compression { get; } = new();
         public Option<string?> MetricsAddr { get; } = new("--metrics-addr") { Description = "Serve Prometheus metrics at http://ADDR/metrics; PORT alone listens on 127.0.0.1" };
         public Option<string> ReadAhead { get; } = new("--read-ahead") { Description = "Largest read-ahead window per open file", DefaultValueFactory = _ => "64MiB" };
@@ -54,7 +62,7 @@ internal static class MountCommand
         public void AddTo(Command c)
         {
             Common.AddTo(c);
-            foreach (Option o in new Option[] { ReadOnly, Raw, Uid, Gid, FileMode, DirMode, AllowOther, MetadataTtl, NegativeTtl, CacheDir, CacheSize, MemoryCacheSize, MetricsAddr, ReadAhead, PartSize })
+            foreach (Option o in new Option[] { ReadOnly, Raw, ExactAttrs, PosixAttrs, Uid, Gid, FileMode, DirMode, AllowOther, MetadataTtl, NegativeTtl, CacheDir, CacheSize, MemoryCacheSize, MetricsAddr, ReadAhead, PartSize })
             {
                 c.Options.Add(o);
             }
@@ -135,6 +143,8 @@ internal static class MountCommand
                 Caches = caches,
                 Decoding = decoding,
                 Compression = compression,
+                ExactAttributes = parse.GetValue(o.ExactAttrs),
+                PosixAttributes = parse.GetValue(o.PosixAttrs),
             };
             await using var fs = new CloudFileSystem(opened.Store, vfsOptions, logs.CreateLogger("vfs"));
             await using var mount = await FuseMount.MountAsync(fs, new FuseMountOptions

@@ -22,8 +22,7 @@ public sealed class CodecObjectStore(IObjectStore inner, DecodedCopies? copies, 
     /// <inheritdoc/>
     public override IMultipartUploads? Multipart => compression.Codec == Codec.Identity ? Inner.Multipart : null;
 
-    private static long DecodedSize(ObjectInfo stored) =>
-        stored.Metadata?.TryGetValue(ContentCodec.DecodedLengthMetadata, out var t) == true && long.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out long n) ? n : -1;
+    private static long DecodedSize(ObjectInfo stored) => DecodedSizeProbe.FromMetadata(stored) ?? -1;
 
     /// <inheritdoc/>
     /// <remarks>For an encoded object, <see cref="ObjectInfo.Size"/> is the decoded size, or -1 when unknown.</remarks>

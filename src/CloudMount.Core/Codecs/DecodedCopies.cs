@@ -88,33 +88,13 @@ public sealed class DecodedCopies : IAsyncDisposable
         Trim();
     }
 
-    /// <summary>Finds the decoded size without decoding: stored metadata, or the gzip trailer (one 4-byte range GET).</summary>
+    /// <summary>Finds the decoded size without decoding (<see cref="DecodedSizeProbe"/>); the pass itself reads a zstd header.</summary>
     private async Task ProbeSizeAsync(DecodedCopy copy, ObjectInfo stored)
     {
         try
         {
-            if (stored.Metadata?.TryGetValue(ContentCodec.DecodedLengthMetadata, out var text) == true
-                && long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long fromMetadata))
-            {
-                copy.SetSizeHint(fromMetadata);
-                return;
-            }
-            switch (copy.Codec)
-            {
-                case Codec.Gzip when stored.Size >= 18:
-                    await using (var tail = await _raw.ReadAsync(stored.Key, new ByteRange(stored.Size - 4, 4), stored.ETag, CancellationToken.None).ConfigureAwait(false))
-                    {
-                        var bytes = new byte[4];
-                        await tail.Content.ReadExactlyAsync(bytes).ConfigureAwait(false);
-                        copy.SetSizeHint(ContentCodec.GzipIsize(bytes));
-                    }
-                    break;
-                case Codec.Zstd:
-                    break; // the pass reads the frame header and sets the hint
-                default:
-                    copy.SetSizeHint(null);
-                    break;
-            }
+            long? size = await DecodedSizeProbe.ProbeAsync(_raw, stored, readZstdHeader: false, CancellationToken.None).ConfigureAwait(false);
+            if (size is not null || copy.Codec != Codec.Zstd) copy.SetSizeHint(size);
         }
         catch (Exception e) when (e is ObjectStoreException or IOException)
         {

@@ -117,7 +117,8 @@ public sealed class DecodedCopy
             await using var result = await raw.ReadAsync(Key, ByteRange.All, ETag, ct).ConfigureAwait(false);
             var peek = new HeaderCapture(result.Content, 32, header =>
             {
-                if (Codec == Codec.Zstd && ContentCodec.TryZstdContentSize(header, out long size)) SetSizeHint(size);
+                // Without a content size in the frame header, the size is unknown until the pass ends.
+                if (Codec == Codec.Zstd) SetSizeHint(ContentCodec.TryZstdContentSize(header, out long size) ? size : null);
             });
             await using var decoder = ContentCodec.OpenDecoder(Codec, peek);
             long at = 0;

@@ -51,4 +51,21 @@ public interface IObjectStore : IAsyncDisposable
     /// <summary>Copies an object inside the store (server-side where <see cref="StoreCapabilities.ServerSideCopy"/>), metadata included.</summary>
     /// <exception cref="ObjectNotFoundException">The source does not exist.</exception>
     Task<ObjectInfo> CopyAsync(string sourceKey, string destinationKey, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Replaces an object's Content-Type, Content-Encoding and user metadata, keeping its bytes. S3 does this by
+    /// copying the object onto itself with <c>x-amz-metadata-directive: REPLACE</c> (the only way S3 changes
+    /// metadata: "Copying an object" in the S3 user guide), so the object's Last-Modified changes; its ETag stays
+    /// for single-part objects. Stores without metadata (<see cref="StoreCapabilities.Metadata"/> false) throw.
+    /// </summary>
+    /// <param name="key">The object.</param>
+    /// <param name="options">The new Content-Type, Content-Encoding and metadata (all replace the old ones).</param>
+    /// <param name="ifMatch">The ETag the object must still have, or <c>null</c>.</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <returns>The object's new metadata.</returns>
+    /// <exception cref="ObjectNotFoundException">The object does not exist.</exception>
+    /// <exception cref="PreconditionFailedException">The object's ETag is no longer <paramref name="ifMatch"/>.</exception>
+    /// <exception cref="NotSupportedException">The store keeps no metadata.</exception>
+    Task<ObjectInfo> UpdateMetadataAsync(string key, ObjectWriteOptions options, string? ifMatch, CancellationToken cancellationToken) =>
+        throw new NotSupportedException($"{Name} keeps no object metadata");
 }

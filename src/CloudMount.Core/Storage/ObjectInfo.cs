@@ -19,6 +19,9 @@ public sealed record ObjectInfo(string Key, long Size, string? ETag, DateTimeOff
     /// <summary>User metadata with lower-case names and no service prefix (<c>x-amz-meta-</c> is stripped), when the answer carried it.</summary>
     public IReadOnlyDictionary<string, string>? Metadata { get; init; }
 
+    /// <summary>The storage class (for example <c>STANDARD</c>, <c>GLACIER</c>) when the answer carried it.</summary>
+    public string? StorageClass { get; init; }
+
     /// <summary>True when the object is a directory marker: a key ending in <c>/</c>.</summary>
     public bool IsDirectoryMarker => Key.EndsWith('/');
 }

@@ -17,6 +17,12 @@ public sealed record StoreCapabilities
     /// <summary>Single-part ETags are the hex MD5 of the content, so whole-object reads can be checked.</summary>
     public bool Md5ETags { get; init; }
 
+    /// <summary>
+    /// Objects carry Content-Type, Content-Encoding and user metadata, and
+    /// <see cref="IObjectStore.UpdateMetadataAsync"/> can change them.
+    /// </summary>
+    public bool Metadata { get; init; } = true;
+
     /// <summary>Largest object written in one request, in bytes; larger writes use multipart upload where supported.</summary>
     public long MaxSinglePutBytes { get; init; } = long.MaxValue;
 }

@@ -142,6 +142,9 @@ public sealed partial class CloudFileSystem
         try
         {
             entries = await ListDirectoryAsync(prefix, ct).ConfigureAwait(false);
+            Dictionary<string, ChildEntry>? previous;
+            lock (_lock) _meta.TryGetListing(prefix, allowStale: true, out previous);
+            await AddHeadsAsync(prefix, entries, previous, ct).ConfigureAwait(false);
         }
         catch (Exception e) when (IsUnreachable(e))
         {

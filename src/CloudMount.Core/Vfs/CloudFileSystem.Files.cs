@@ -93,6 +93,7 @@ public sealed partial class CloudFileSystem
                 throw;
             }
             codec = stored is null ? Codecs.Codec.Identity : Codecs.ContentCodec.Parse(stored.ContentEncoding);
+            if (stored is not null) LearnFromRead(n, stored);
         }
         lock (_lock)
         {
@@ -112,7 +113,11 @@ public sealed partial class CloudFileSystem
         // A pass that ends at another size (a multi-member gzip, several zstd frames) corrects it.
         _ = copy.Completion.ContinueWith(t => SetDecodedSize(n, etag, t.Result), CancellationToken.None,
             TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
-        return (null, copy, decodedSize is null);
+        // The kernel's page cache ends a file at its size, so only a size known for certain may bound reads: the
+        // metadata CloudMount wrote, or a finished decode. A gzip ISIZE or a zstd frame header describes one member
+        // or frame; until the decode has run to its end, the file is read as a stream (direct I/O).
+        bool certain = copy.Completion.IsCompletedSuccessfully || Codecs.DecodedSizeProbe.FromMetadata(stored) is not null;
+        return (null, copy, !certain);
     }
 
     /// <summary>Records an encoded object's decoded size and tells the kernel if what it showed changes.</summary>
@@ -142,7 +147,14 @@ public sealed partial class CloudFileSystem
                 // Rewritten content keeps the object's encoding; a file hydrated from the store learns it then.
                 var encoding = _options.Decoding is null ? Codecs.Codec.Identity
                     : n.EncodingETag == n.ETag && n.Encoding is { } known ? known : _options.Compression.For(n.Name);
-                w = new WriteState(_staging.Create(), hydrated: empty, n.Size, n.ETag) { Mtime = n.Mtime, Encoding = encoding };
+                var head = n.HeadIsCurrent ? n.Head : null;
+                w = new WriteState(_staging.Create(), hydrated: empty, n.Size, n.ETag)
+                {
+                    Mtime = AttributesLocked(n).Mtime,
+                    Encoding = encoding,
+                    Metadata = head is null ? null : CarriedMetadata(head.Metadata),
+                    ContentType = head?.ContentType,
+                };
                 n.Write = w;
                 if (!truncate) return;
             }
@@ -242,6 +254,11 @@ public sealed partial class CloudFileSystem
             // An encoded object is edited as its decoded bytes, and stored encoded again (WriteState.Encoding).
             var codec = _options.Decoding is null ? Codecs.Codec.Identity : Codecs.ContentCodec.Parse(r.Info.ContentEncoding);
             w.Encoding = codec;
+            lock (_lock)
+            {
+                w.Metadata ??= CarriedMetadata(r.Info.Metadata);
+                w.ContentType ??= r.Info.ContentType;
+            }
             await using var body = Codecs.ContentCodec.OpenDecoder(codec, r.Content);
             try
             {
@@ -285,10 +302,13 @@ public sealed partial class CloudFileSystem
             w.Dirty = true;
             w.HasWrites = true;
             w.Mtime = _time.GetUtcNow();
-            if (w.Session is null && w.Encoding == Codecs.Codec.Identity && _store.Multipart is { } multipart && w.File.Length >= 2 * _options.Upload.PartBytes)
+            // With POSIX attributes the mtime metadata is only known at close, so such files go up then.
+            if (w.Session is null && w.Encoding == Codecs.Codec.Identity && !_options.PosixAttributes && _store.Multipart is { } multipart
+                && w.File.Length >= 2 * _options.Upload.PartBytes)
             {
                 // Large file: start sending parts while the rest is still being written.
-                w.Session = new UploadSession(multipart, FileKey(h.Inode), new ObjectWriteOptions { ContentType = ContentTypes.ForName(h.Inode.Name) },
+                w.Session = new UploadSession(multipart, FileKey(h.Inode),
+                    new ObjectWriteOptions { ContentType = w.ContentType ?? ContentTypes.ForName(h.Inode.Name), Metadata = w.Metadata is { Count: > 0 } m ? new Dictionary<string, string>(m) : null },
                     w.File.Path, _options.Upload.PartBytes, _options.Upload.Concurrency, _logger);
                 w.Session.OnWrite(0, w.File.Length, w.File.Length);
             }
@@ -351,9 +371,11 @@ public sealed partial class CloudFileSystem
         ObjectInfo info;
         var session = w.Session;
         w.Session = null;
+        ObjectWriteOptions written;
         try
         {
             using var counted = Diagnostics.CloudMountMetrics.UploadStarted();
+            written = await UploadOptionsAsync(n, w, key, ct).ConfigureAwait(false);
             if (session is not null && session.Key == key)
             {
                 info = await session.CompleteAsync(w.File.Length, ct).ConfigureAwait(false);
@@ -361,7 +383,7 @@ public sealed partial class CloudFileSystem
             else
             {
                 if (session is not null) await session.AbortAsync().ConfigureAwait(false); // renamed since it began
-                info = await WriteWholeAsync(key, w, ct).ConfigureAwait(false);
+                (info, written) = await WriteWholeAsync(key, w, written, ct).ConfigureAwait(false);
             }
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
@@ -386,26 +408,57 @@ public sealed partial class CloudFileSystem
             n.ETag = info.ETag;
             n.Mtime = info.LastModified;
             n.KernelCacheETag = info.ETag;
+            n.Head = info with { ContentType = written.ContentType, ContentEncoding = written.ContentEncoding, Metadata = written.Metadata };
             if (n.Parent is { } p && !n.Detached)
             {
-                SetListingEntryLocked(p, n.Name, new ChildEntry(NodeKind.File, n.Size, n.ETag, n.Mtime));
+                SetListingEntryLocked(p, n.Name, new ChildEntry(n.Kind, n.Size, n.ETag, n.Mtime, n.Head, n.DecodedSize));
             }
         }
     }
 
-    /// <summary>Uploads a staged file whole, encoded as <see cref="WriteState.Encoding"/> says (or as stored).</summary>
-    private async Task<ObjectInfo> WriteWholeAsync(string key, WriteState w, CancellationToken ct)
+    /// <summary>
+    /// What an upload stores beside the bytes: the Content-Type and user metadata of the object it replaces (or the
+    /// name's type), changes made since, and with <see cref="VfsOptions.PosixAttributes"/> the file's mtime, mode,
+    /// uid and gid (<see cref="PosixMetadata"/>).
+    /// </summary>
+    private async Task<ObjectWriteOptions> UploadOptionsAsync(Inode n, WriteState w, string key, CancellationToken ct)
     {
-        var options = new ObjectWriteOptions { ContentType = ContentTypes.ForName(key) };
+        Dictionary<string, string>? meta;
+        lock (_lock) meta = w.Metadata is { } m ? new Dictionary<string, string>(m, StringComparer.Ordinal) : null;
+        if (_options.PosixAttributes)
+        {
+            if (meta is null && _store.Capabilities.Metadata) meta = await KnownMetadataAsync(n, w, ct).ConfigureAwait(false);
+            meta ??= new Dictionary<string, string>(StringComparer.Ordinal);
+            var posix = PosixMetadata.Parse(meta);
+            uint type = n.Kind == NodeKind.Symlink ? PosixMetadata.SymlinkType : PosixMetadata.RegularType;
+            new PosixMetadata(w.Mtime, type | (posix.Permissions ?? (n.Kind == NodeKind.Symlink ? 0x1FFu : _options.FileMode)),
+                posix.Uid ?? _options.Uid, posix.Gid ?? _options.Gid).WriteTo(meta);
+        }
+        else if (meta is not null && meta.ContainsKey(PosixMetadata.MtimeKey))
+        {
+            // New bytes: an mtime kept by s3fs or rclone must not claim the old time.
+            meta[PosixMetadata.MtimeKey] = PosixMetadata.FormatTime(w.Mtime);
+        }
+        return new ObjectWriteOptions
+        {
+            ContentType = w.ContentType ?? ContentTypes.ForName(key),
+            Metadata = meta is { Count: > 0 } ? meta : null,
+        };
+    }
+
+    /// <summary>Uploads a staged file whole, encoded as <see cref="WriteState.Encoding"/> says (or as stored).</summary>
+    /// <returns>The new object, and the options it was written with (an encoding adds Content-Encoding and the decoded length).</returns>
+    private async Task<(ObjectInfo Info, ObjectWriteOptions Written)> WriteWholeAsync(string key, WriteState w, ObjectWriteOptions options, CancellationToken ct)
+    {
         if (w.Encoding == Codecs.Codec.Identity)
         {
-            return await ObjectWriter.WriteAsync(_store, key, ObjectContent.FromFile(w.File.Path), options, _options.Upload, ct).ConfigureAwait(false);
+            return (await ObjectWriter.WriteAsync(_store, key, ObjectContent.FromFile(w.File.Path), options, _options.Upload, ct).ConfigureAwait(false), options);
         }
         var (encoded, encodedOptions) = await Codecs.Encoder.EncodeAsync(ObjectContent.FromFile(w.File.Path), w.Encoding, _options.Compression.Level,
             options, _staging.Directory, ct).ConfigureAwait(false);
         try
         {
-            return await ObjectWriter.WriteAsync(_store, key, ObjectContent.FromFile(encoded), encodedOptions, _options.Upload, ct).ConfigureAwait(false);
+            return (await ObjectWriter.WriteAsync(_store, key, ObjectContent.FromFile(encoded), encodedOptions, _options.Upload, ct).ConfigureAwait(false), encodedOptions);
         }
         finally
         {
@@ -525,7 +578,9 @@ public sealed partial class CloudFileSystem
 
     /// <summary>
     /// Changes attributes. Size truncates or extends through the staging file (uploaded at once when no handle is
-    /// open, otherwise at flush); mtime is kept in memory; mode, owner and atime are accepted and not stored.
+    /// open, otherwise at flush). With <see cref="VfsOptions.PosixAttributes"/>, mtime, mode, uid and gid of a file
+    /// are stored in its metadata (<see cref="PosixMetadata"/>; a copy of the object onto itself, or with the
+    /// pending upload); otherwise mtime is kept in memory and mode, owner and atime are accepted and not stored.
     /// </summary>
     /// <exception cref="FileSystemException">ReadOnly for a size change on a read-only mount; IsDirectory for a size change on a directory.</exception>
     public async ValueTask<NodeAttributes> SetAttrAsync(ulong ino, SetAttributes changes, ulong? fh, CancellationToken cancellationToken)
@@ -567,6 +622,27 @@ public sealed partial class CloudFileSystem
             {
                 w.Gate.Release();
             }
+        }
+        bool posix = _options.PosixAttributes && !n.IsDirectory
+            && (changes.Mode is not null || changes.Uid is not null || changes.Gid is not null || changes.Mtime is not null);
+        if (posix)
+        {
+            ThrowIfReadOnly();
+            DateTimeOffset shown;
+            lock (_lock)
+            {
+                shown = AttributesLocked(n).Mtime;
+                if (changes.Mtime is { } t && n.Write is { } w) w.Mtime = t;
+            }
+            await ChangeMetadataAsync(ino, meta =>
+            {
+                var old = PosixMetadata.Parse(meta);
+                uint type = n.Kind == NodeKind.Symlink ? PosixMetadata.SymlinkType : PosixMetadata.RegularType;
+                uint permissions = changes.Mode is { } m ? m & 0xFFF : old.Permissions ?? _options.FileMode;
+                new PosixMetadata(changes.Mtime ?? old.Mtime ?? shown, type | permissions,
+                    changes.Uid ?? old.Uid ?? _options.Uid, changes.Gid ?? old.Gid ?? _options.Gid).WriteTo(meta);
+            }, cancellationToken).ConfigureAwait(false);
+            lock (_lock) return AttributesLocked(n);
         }
         lock (_lock)
         {

@@ -30,6 +30,61 @@ public sealed partial class CloudFileSystem
     }
 
     /// <summary>
+    /// Creates a symbolic link the way s3fs stores one: an object holding the target path, whose <c>mode</c>
+    /// metadata is S_IFLNK|0777 (with <c>mtime</c>, <c>uid</c> and <c>gid</c> beside it), uploaded at once.
+    /// </summary>
+    /// <exception cref="FileSystemException">ReadOnly, Exists, NameTooLong, NotSupported (a store without metadata).</exception>
+    public async ValueTask<EntryReply> SymlinkAsync(ulong parent, string name, string target, CancellationToken cancellationToken)
+    {
+        ThrowIfReadOnly();
+        KeyNames.Validate(name);
+        if (!_store.Capabilities.Metadata)
+        {
+            throw new FileSystemException(FsError.NotSupported, $"{_store.Name} keeps no object metadata, so it cannot mark an object as a symlink");
+        }
+        var dir = GetDirectory(parent);
+        await ThrowIfExistsAsync(dir, name, cancellationToken).ConfigureAwait(false);
+        string key = DirectoryPrefix(dir) + name;
+        var meta = new Dictionary<string, string>(StringComparer.Ordinal);
+        new PosixMetadata(_time.GetUtcNow(), PosixMetadata.SymlinkType | 0x1FF, _options.Uid, _options.Gid).WriteTo(meta);
+        var options = new ObjectWriteOptions { ContentType = "application/octet-stream", Metadata = meta };
+        var info = await _store.WriteAsync(key, ObjectContent.FromBytes(System.Text.Encoding.UTF8.GetBytes(target)), options, cancellationToken).ConfigureAwait(false);
+        var head = info with { ContentType = options.ContentType, Metadata = meta };
+        lock (_lock)
+        {
+            var entry = new ChildEntry(NodeKind.Symlink, info.Size, info.ETag, info.LastModified, head);
+            var n = UpsertChildLocked(dir, name, entry);
+            n.SymlinkTarget = target;
+            SetListingEntryLocked(dir, name, entry);
+            _meta.ClearMissing(key);
+            return EntryLocked(n);
+        }
+    }
+
+    /// <summary>The target of a symbolic link: the object's bytes (one GET, then remembered for its ETag).</summary>
+    /// <exception cref="FileSystemException">InvalidArgument when the node is not a symlink.</exception>
+    public async ValueTask<string> ReadLinkAsync(ulong ino, CancellationToken cancellationToken)
+    {
+        var n = GetInode(ino);
+        string? etag;
+        lock (_lock)
+        {
+            if (n.Kind != NodeKind.Symlink) throw new FileSystemException(FsError.InvalidArgument, $"{n.Name} is not a symlink");
+            if (n.SymlinkTarget is { } known) return known;
+            etag = n.ETag;
+        }
+        await using var r = await _store.ReadAsync(FileKey(n), new ByteRange(0, 4096), etag, cancellationToken).ConfigureAwait(false);
+        using var buffer = new MemoryStream();
+        await r.Content.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
+        string target = System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+        lock (_lock)
+        {
+            if (n.ETag == etag) n.SymlinkTarget = target;
+        }
+        return target;
+    }
+
+    /// <summary>
     /// Renames a file: a server-side copy to the new key, then a delete of the old one (a file not yet uploaded
     /// only changes its name, and is uploaded under the new one). Renames a directory: every key under it is
     /// copied (server-side, in parallel) and only when all copies exist are the old keys deleted, so an
@@ -85,6 +140,8 @@ public sealed partial class CloudFileSystem
                         source.ETag = copied.ETag;
                         source.Mtime = copied.LastModified;
                         source.Size = copied.Size;
+                        source.Head = copied.Metadata is not null || copied.ContentType is not null ? copied : null;
+                        if (source.Encoding is not null) source.EncodingETag = copied.ETag;
                     }
                 }
                 await _store.DeleteAsync(oldKey, cancellationToken).ConfigureAwait(false);
@@ -105,7 +162,9 @@ public sealed partial class CloudFileSystem
                 source.Name = newName;
                 (toDir.Children ??= [])[newName] = source;
                 var a = AttributesLocked(source);
-                SetListingEntryLocked(toDir, newName, new ChildEntry(NodeKind.File, a.Size, source.ETag, a.Mtime));
+                SetListingEntryLocked(toDir, newName, source.Write is null && !source.LocalOnly
+                    ? new ChildEntry(source.Kind, source.Size, source.ETag, source.Mtime, source.Head, source.DecodedSize)
+                    : new ChildEntry(source.Kind, a.Size, source.ETag, a.Mtime));
             }
             _logger.LogDebug("renamed {Old} to {New}", oldKey, newKey);
         }

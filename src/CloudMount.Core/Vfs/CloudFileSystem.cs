@@ -109,17 +109,26 @@ public sealed partial class CloudFileSystem : IAsyncDisposable
         lock (_lock) return DirectoryPrefixLocked(file.Parent!) + file.Name;
     }
 
+    /// <summary>
+    /// What stat shows for a node. A file's size is its staged length while it has local data, else its decoded
+    /// size when it is an encoded object whose decoded size is known, else the stored size. Mode, owner and mtime
+    /// come from the object's metadata (<see cref="PosixMetadata"/>) when it is known, else from the mount's
+    /// options and the object's Last-Modified. Caller holds <c>_lock</c>.
+    /// </summary>
     private NodeAttributes AttributesLocked(Inode n)
     {
         if (n.IsDirectory)
         {
             return new NodeAttributes(n.Ino, NodeKind.Directory, 0, n.Mtime, _options.DirectoryMode, _options.Uid, _options.Gid);
         }
+        var posix = n.HeadIsCurrent ? PosixMetadata.Parse(n.Head!.Metadata) : default;
+        if (n.Write?.Metadata is { } pending) posix = PosixMetadata.Parse(pending);
         long size = n.Write is { } w ? w.Length
-            : n.Encoding is { } c && c != Codecs.Codec.Identity && n.EncodingETag == n.ETag ? n.DecodedSize ?? n.Size
+            : _options.Decoding is not null && n.Encoding is { } c && c != Codecs.Codec.Identity && n.EncodingETag == n.ETag ? n.DecodedSize ?? n.Size
             : n.Size;
-        var mtime = n.Write is { Dirty: true } dw ? dw.Mtime : n.Mtime;
-        return new NodeAttributes(n.Ino, NodeKind.File, size, mtime, _options.FileMode, _options.Uid, _options.Gid);
+        var mtime = n.Write is { Dirty: true } dw ? dw.Mtime : posix.Mtime ?? n.Mtime;
+        uint mode = posix.Permissions ?? (n.Kind == NodeKind.Symlink ? 0x1FF : _options.FileMode);
+        return new NodeAttributes(n.Ino, n.Kind, size, mtime, mode, posix.Uid ?? _options.Uid, posix.Gid ?? _options.Gid);
     }
 
     private EntryReply EntryLocked(Inode n)
@@ -161,6 +170,8 @@ public sealed partial class CloudFileSystem : IAsyncDisposable
         {
             if (child.Write is null && !child.LocalOnly)
             {
+                if (entry.Head is null && child.Head is { } known && !entry.Matches(known)) child.Head = null;
+                if (child.ETag != entry.ETag) child.SymlinkTarget = null;
                 child.Size = entry.Size;
                 child.ETag = entry.ETag;
                 child.Mtime = entry.Mtime;
@@ -169,6 +180,7 @@ public sealed partial class CloudFileSystem : IAsyncDisposable
                     child.Encoding = null;
                     child.DecodedSize = null;
                 }
+                LearnLocked(child, entry);
             }
             return child;
         }
@@ -186,9 +198,20 @@ public sealed partial class CloudFileSystem : IAsyncDisposable
         {
             created.Children = [];
         }
+        LearnLocked(created, entry);
         dir.Children[name] = created;
         _inodes[created.Ino] = created;
         return created;
+    }
+
+    /// <summary>Takes what a HEAD told about an entry (metadata, encoding, decoded size) into its inode. Caller holds <c>_lock</c>.</summary>
+    private static void LearnLocked(Inode n, ChildEntry entry)
+    {
+        if (entry.Head is not { } head) return;
+        n.Head = head;
+        n.Encoding = Codecs.ContentCodec.Parse(head.ContentEncoding);
+        n.EncodingETag = head.ETag;
+        if (entry.DecodedSize is { } decoded) n.DecodedSize = decoded;
     }
 
     /// <summary>Unhooks an inode from its name; it lives on while the kernel holds it. Caller holds <c>_lock</c>.</summary>
@@ -278,6 +301,25 @@ public sealed partial class CloudFileSystem : IAsyncDisposable
             else
             {
                 found = await ResolveChildAsync(prefix, name, cancellationToken).ConfigureAwait(false);
+                if (found is { Kind: NodeKind.File } listed)
+                {
+                    ChildEntry? known = null;
+                    lock (_lock)
+                    {
+                        if (dir.Children?.TryGetValue(name, out var c) == true && c.Head is { } h && listed.Matches(h))
+                        {
+                            known = listed with { Kind = c.Kind, Head = h, DecodedSize = c.DecodedSize };
+                        }
+                    }
+                    if (known is not null)
+                    {
+                        found = known;
+                    }
+                    else if (ExactAttributes)
+                    {
+                        found = await HeadEntryAsync(prefix + name, cancellationToken).ConfigureAwait(false);
+                    }
+                }
             }
         }
         catch (Exception e) when (IsUnreachable(e))
@@ -433,14 +475,20 @@ public sealed partial class CloudFileSystem : IAsyncDisposable
         lock (_lock) return AttributesLocked(n);
     }
 
-    /// <summary>HEADs a file's object and updates its attributes; while the store is unreachable, keeps the known ones.</summary>
+    /// <summary>
+    /// HEADs a file's object and updates its attributes and metadata; while the store is unreachable, keeps the
+    /// known ones. An object that turned into a symlink (or back) loses this inode's name: the next lookup makes
+    /// a new inode of the right type.
+    /// </summary>
     private async Task RefreshFileAsync(Inode n, CancellationToken ct)
     {
         string key = FileKey(n);
         ObjectInfo? info;
+        long? decoded = null;
         try
         {
             info = await _store.HeadAsync(key, ct).ConfigureAwait(false);
+            if (info is not null) decoded = await ProbeDecodedSizeAsync(info, ct).ConfigureAwait(false);
         }
         catch (Exception e) when (IsUnreachable(e))
         {
@@ -459,21 +507,27 @@ public sealed partial class CloudFileSystem : IAsyncDisposable
                 }
                 throw NotFound(n.Name);
             }
+            var entry = EntryFromHead(info, decoded);
             if (n.EncodingETag != info.ETag) n.DecodedSize = null;
+            if (n.ETag != info.ETag) n.SymlinkTarget = null;
             n.Size = info.Size;
             n.ETag = info.ETag;
             n.Mtime = info.LastModified;
-            n.Encoding = Codecs.ContentCodec.Parse(info.ContentEncoding);
-            n.EncodingETag = info.ETag;
-            if (n.Encoding != Codecs.Codec.Identity && DecodedLength(info) is { } decoded) n.DecodedSize = decoded;
-            _meta.SetObject(key, new ChildEntry(NodeKind.File, info.Size, info.ETag, info.LastModified));
+            LearnLocked(n, entry);
+            if (n.Parent is { } parent && !n.Detached)
+            {
+                if (entry.Kind != n.Kind)
+                {
+                    DetachLocked(n);
+                }
+                SetListingEntryLocked(parent, n.Name, entry);
+            }
+            else
+            {
+                _meta.SetObject(key, entry);
+            }
         }
     }
-
-    /// <summary>The decoded size an object's metadata states (written by CloudMount on upload), or <c>null</c>.</summary>
-    private static long? DecodedLength(ObjectInfo info) =>
-        info.Metadata?.TryGetValue(Codecs.ContentCodec.DecodedLengthMetadata, out var t) == true
-        && long.TryParse(t, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long n) ? n : null;
 
     /// <summary>Totals for statfs: object stores have no fixed capacity, so these are large constants.</summary>
     public static FsStatistics StatFs() => new(4096, 1UL << 38, 1UL << 38, 1UL << 32, 1UL << 32, KeyNames.NameMax);

@@ -40,6 +40,10 @@ public enum FsError
     NoSpace,
     /// <summary>ENETUNREACH: the store cannot be reached and no cache holds what was asked for.</summary>
     Unreachable,
+    /// <summary>ENODATA: no such extended attribute.</summary>
+    NoData,
+    /// <summary>EPERM: the operation is not permitted (changing a read-only attribute).</summary>
+    NotPermitted,
 }
 
 /// <summary>A filesystem operation failed with a specific <see cref="FsError"/>.</summary>
@@ -60,6 +64,7 @@ public sealed class FileSystemException(FsError error, string message, Exception
         AccessDeniedException => FsError.AccessDenied,
         ReadOnlyStoreException => FsError.ReadOnly,
         StoreUnavailableException or ConnectionFailedException => FsError.Unreachable,
+        NotSupportedException => FsError.NotSupported,
         IOException io when io.HResult == 28 || io.Message.Contains("No space left", StringComparison.Ordinal) => FsError.NoSpace,
         _ => FsError.Io,
     };

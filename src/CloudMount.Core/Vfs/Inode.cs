@@ -1,3 +1,5 @@
+using CloudMount.Core.Storage;
+
 namespace CloudMount.Core.Vfs;
 
 /// <summary>
@@ -36,6 +38,16 @@ internal sealed class Inode(ulong ino, NodeKind kind, Inode? parent, string name
     public string? EncodingETag;
     /// <summary>Encoded objects: the decoded size once known (metadata, frame header, trailer, or a finished decode).</summary>
     public long? DecodedSize;
+    /// <summary>
+    /// The object's full metadata (a HEAD or GET answer: Content-Type, Content-Encoding, user metadata) for the
+    /// version <see cref="ETag"/>; <c>null</c> when only a listing has been seen. See <see cref="HeadIsCurrent"/>.
+    /// </summary>
+    public ObjectInfo? Head;
+    /// <summary>Symlinks: the target, once read (or as created here).</summary>
+    public string? SymlinkTarget;
+
+    /// <summary>True when <see cref="Head"/> describes the version the inode shows.</summary>
+    public bool HeadIsCurrent => Head is { } h && !LocalOnly && h.ETag == ETag;
 
     /// <summary>Directories: children the kernel knows, by name.</summary>
     public Dictionary<string, Inode>? Children;
@@ -47,8 +59,18 @@ internal sealed class Inode(ulong ino, NodeKind kind, Inode? parent, string name
 }
 
 /// <summary>What a listing, a lookup or a HEAD said about one name.</summary>
-/// <param name="Kind">File or directory.</param>
-/// <param name="Size">Object size in bytes (0 for directories).</param>
+/// <param name="Kind">File, directory, or symlink (known only from the object's metadata).</param>
+/// <param name="Size">Stored object size in bytes (0 for directories).</param>
 /// <param name="ETag">Object ETag, or <c>null</c>.</param>
 /// <param name="Mtime">Object Last-Modified (the mount's start time for directories).</param>
-public readonly record struct ChildEntry(NodeKind Kind, long Size, string? ETag, DateTimeOffset Mtime);
+/// <param name="Head">The object's full metadata when a HEAD was made for it (<c>--exact-attrs</c>), else <c>null</c>.</param>
+/// <param name="DecodedSize">For an encoded object, its decoded size in bytes when known, else <c>null</c>.</param>
+public readonly record struct ChildEntry(NodeKind Kind, long Size, string? ETag, DateTimeOffset Mtime, ObjectInfo? Head = null, long? DecodedSize = null)
+{
+    /// <summary>
+    /// True when <paramref name="head"/> still describes this listed version: same ETag and the same
+    /// Last-Modified to the second (HTTP dates have whole seconds; a metadata change moves Last-Modified).
+    /// </summary>
+    public bool Matches(ObjectInfo head) =>
+        head.ETag == ETag && head.LastModified.ToUnixTimeSeconds() == Mtime.ToUnixTimeSeconds();
+}

@@ -1,12 +1,14 @@
 namespace CloudMount.Core.Vfs;
 
-/// <summary>File or directory.</summary>
+/// <summary>File, directory or symbolic link.</summary>
 public enum NodeKind
 {
     /// <summary>A regular file: one object.</summary>
     File,
     /// <summary>A directory: a key prefix, with or without a <c>dir/</c> marker.</summary>
     Directory,
+    /// <summary>A symbolic link: an object holding the target, whose <c>mode</c> metadata says S_IFLNK (s3fs's convention).</summary>
+    Symlink,
 }
 
 /// <summary>
@@ -15,7 +17,7 @@ public enum NodeKind
 /// <param name="Ino">Inode number, unique for the life of the mount (never reused).</param>
 /// <param name="Kind">File or directory.</param>
 /// <param name="Size">Bytes for a file, 0 for a directory.</param>
-/// <param name="Mtime">Modification time (the object's Last-Modified, or the time of a local change).</param>
+/// <param name="Mtime">Modification time (stored <c>mtime</c> metadata, else the object's Last-Modified, or the time of a local change).</param>
 /// <param name="Mode">Permission bits only (for example 0644); the adapter adds the type bits.</param>
 /// <param name="Uid">Owner user id.</param>
 /// <param name="Gid">Owner group id.</param>
@@ -67,11 +69,11 @@ public sealed record SetAttributes
     public DateTimeOffset? Mtime { get; init; }
     /// <summary>New access time (accepted and ignored: objects have none).</summary>
     public DateTimeOffset? Atime { get; init; }
-    /// <summary>New permission bits (accepted and ignored until mode metadata exists).</summary>
+    /// <summary>New permission bits (stored as <c>mode</c> metadata with <see cref="VfsOptions.PosixAttributes"/>, otherwise accepted and ignored).</summary>
     public uint? Mode { get; init; }
-    /// <summary>New owner (accepted and ignored).</summary>
+    /// <summary>New owner (stored as <c>uid</c> metadata with <see cref="VfsOptions.PosixAttributes"/>, otherwise accepted and ignored).</summary>
     public uint? Uid { get; init; }
-    /// <summary>New group (accepted and ignored).</summary>
+    /// <summary>New group (stored as <c>gid</c> metadata with <see cref="VfsOptions.PosixAttributes"/>, otherwise accepted and ignored).</summary>
     public uint? Gid { get; init; }
 }
 

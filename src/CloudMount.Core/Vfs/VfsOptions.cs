@@ -48,6 +48,21 @@ public sealed record VfsOptions
     /// <summary>How new files are encoded on upload (<c>--compress</c>).</summary>
     public Codecs.CompressionOptions Compression { get; init; } = new();
 
+    /// <summary>
+    /// Make one HEAD per file when it is listed or looked up (cached like listings), so stat shows what only an
+    /// object's metadata holds before the file is opened: the decoded size of a compressed object, mtime, mode,
+    /// uid and gid kept by s3fs or rclone, and symlinks. Off by default: <c>ls -l</c> then costs one LIST per
+    /// directory and no HEAD, and these attributes show once a file has been opened or its xattrs read.
+    /// </summary>
+    public bool ExactAttributes { get; init; }
+
+    /// <summary>
+    /// Store <c>touch -m</c>, <c>chmod</c> and <c>chown</c> of files in the object's <c>mtime</c>, <c>mode</c>,
+    /// <c>uid</c> and <c>gid</c> metadata, as s3fs and rclone do (<see cref="PosixMetadata"/>), and write them with
+    /// every upload. Implies <see cref="ExactAttributes"/>.
+    /// </summary>
+    public bool PosixAttributes { get; init; }
+
     /// <summary>Upload settings: part size, parallel parts, and from what size a file goes up in parts while written.</summary>
     public Writing.UploadOptions Upload { get; init; } = new();
 

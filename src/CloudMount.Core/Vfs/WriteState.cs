@@ -24,6 +24,13 @@ internal sealed class WriteState(StagingFile file, bool hydrated, long remoteSiz
     public Codecs.Codec Encoding;
     /// <summary>Some write changed the bytes (as opposed to only creating or truncating the file).</summary>
     public bool HasWrites;
+    /// <summary>
+    /// Metadata the next upload stores: the replaced object's user metadata (so a rewrite keeps it) with changes
+    /// made since (setxattr, chmod with <see cref="VfsOptions.PosixAttributes"/>); <c>null</c> when none is known.
+    /// </summary>
+    public Dictionary<string, string>? Metadata;
+    /// <summary>The Content-Type of the object replaced, kept by the rewrite; <c>null</c> to derive one from the name.</summary>
+    public string? ContentType;
     /// <summary>A multipart upload running while the file is written (large files on stores that have them).</summary>
     public UploadSession? Session;
 

@@ -20,6 +20,8 @@ internal static class Errno
     public const int ENAMETOOLONG = 36;
     public const int ENOSYS = 38;
     public const int ENOTEMPTY = 39;
+    public const int ENODATA = 61;
+    public const int ERANGE = 34;
     public const int EOPNOTSUPP = 95;
     public const int ENETUNREACH = 101;
     public const int ESTALE = 116;

@@ -105,6 +105,14 @@ internal static unsafe partial class Libfuse
     [LibraryImport(Lib, EntryPoint = "fuse_reply_iov")]
     public static partial int ReplyIov(nint req, Iovec* iov, int count);
 
+    /// <summary>Replies to getxattr/listxattr asked with size 0: the size the value (or name list) needs.</summary>
+    [LibraryImport(Lib, EntryPoint = "fuse_reply_xattr")]
+    public static partial int ReplyXattr(nint req, nuint count);
+
+    /// <summary>Replies to readlink with the target (a NUL-terminated string).</summary>
+    [LibraryImport(Lib, EntryPoint = "fuse_reply_readlink")]
+    public static partial int ReplyReadlink(nint req, byte* link);
+
     /// <summary>Replies to statfs.</summary>
     [LibraryImport(Lib, EntryPoint = "fuse_reply_statfs")]
     public static partial int ReplyStatfs(nint req, Statvfs* stbuf);

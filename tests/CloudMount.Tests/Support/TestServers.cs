@@ -53,6 +53,25 @@ public sealed class S3Server(string name, Uri endpoint, string accessKey, string
         await c.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = key, InputStream = new MemoryStream(data), UseChunkEncoding = false });
     }
 
+    /// <summary>Writes an object with the raw SDK, with a Content-Encoding and user metadata (x-amz-meta-*).</summary>
+    public async Task PutAsync(string bucket, string key, byte[] data, string? contentEncoding, IDictionary<string, string>? metadata = null)
+    {
+        using var c = NewClient();
+        var request = new PutObjectRequest { BucketName = bucket, Key = key, InputStream = new MemoryStream(data), UseChunkEncoding = false };
+        if (contentEncoding is not null) request.Headers.ContentEncoding = contentEncoding;
+        foreach (var (k, v) in metadata ?? new Dictionary<string, string>()) request.Metadata.Add(k, v);
+        await c.PutObjectAsync(request);
+    }
+
+    /// <summary>HEADs an object with the raw SDK: its Content-Encoding and user metadata (names without x-amz-meta-).</summary>
+    public async Task<(string? ContentEncoding, Dictionary<string, string> Metadata, long Size)> HeadAsync(string bucket, string key)
+    {
+        using var c = NewClient();
+        var r = await c.GetObjectMetadataAsync(bucket, key);
+        var meta = r.Metadata.Keys.ToDictionary(k => k.StartsWith("x-amz-meta-", StringComparison.OrdinalIgnoreCase) ? k["x-amz-meta-".Length..].ToLowerInvariant() : k.ToLowerInvariant(), k => r.Metadata[k]);
+        return (r.Headers.ContentEncoding, meta, r.ContentLength);
+    }
+
     /// <summary>Reads an object with the raw SDK, or null when missing.</summary>
     public async Task<byte[]?> GetAsync(string bucket, string key)
     {

@@ -67,6 +67,11 @@ public sealed class CountingObjectStore(IObjectStore inner, RequestStats stats) 
     public override Task<ObjectInfo> CopyAsync(string sourceKey, string destinationKey, CancellationToken cancellationToken) =>
         Count(RequestKind.Copy, Inner.CopyAsync(sourceKey, destinationKey, cancellationToken));
 
+    /// <inheritdoc/>
+    /// <remarks>Counted as a COPY: that is the request S3 makes of it.</remarks>
+    public override Task<ObjectInfo> UpdateMetadataAsync(string key, ObjectWriteOptions options, string? ifMatch, CancellationToken cancellationToken) =>
+        Count(RequestKind.Copy, Inner.UpdateMetadataAsync(key, options, ifMatch, cancellationToken));
+
     private static async Task<bool> WrapVoid(Task t)
     {
         await t.ConfigureAwait(false);

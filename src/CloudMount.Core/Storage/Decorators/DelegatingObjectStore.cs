@@ -43,6 +43,10 @@ public abstract class DelegatingObjectStore(IObjectStore inner) : IObjectStore
         Inner.CopyAsync(sourceKey, destinationKey, cancellationToken);
 
     /// <inheritdoc/>
+    public virtual Task<ObjectInfo> UpdateMetadataAsync(string key, ObjectWriteOptions options, string? ifMatch, CancellationToken cancellationToken) =>
+        Inner.UpdateMetadataAsync(key, options, ifMatch, cancellationToken);
+
+    /// <inheritdoc/>
     public virtual ValueTask DisposeAsync()
     {
         GC.SuppressFinalize(this);

@@ -126,6 +126,10 @@ public sealed class RetryingObjectStore : DelegatingObjectStore
     public override Task<ObjectInfo> CopyAsync(string sourceKey, string destinationKey, CancellationToken cancellationToken) =>
         Run(ct => Inner.CopyAsync(sourceKey, destinationKey, ct), cancellationToken).AsTask();
 
+    /// <inheritdoc/>
+    public override Task<ObjectInfo> UpdateMetadataAsync(string key, ObjectWriteOptions options, string? ifMatch, CancellationToken cancellationToken) =>
+        Run(ct => Inner.UpdateMetadataAsync(key, options, ifMatch, ct), cancellationToken).AsTask();
+
     /// <summary>Continues a broken body from where it stopped, with If-Match on the first answer's ETag.</summary>
     private sealed class ResumingReadStream(RetryingObjectStore owner, string key, ObjectReadResult first, string etag) : ReadOnlyStreamBase
     {

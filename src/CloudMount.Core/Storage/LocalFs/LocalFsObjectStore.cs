@@ -42,7 +42,7 @@ public sealed class LocalFsObjectStore : IObjectStore
     public string Name { get; }
 
     /// <inheritdoc/>
-    public StoreCapabilities Capabilities { get; } = new() { Md5ETags = false };
+    public StoreCapabilities Capabilities { get; } = new() { Md5ETags = false, Metadata = false };
 
     private string PathOf(string key, bool allowMarker = false)
     {

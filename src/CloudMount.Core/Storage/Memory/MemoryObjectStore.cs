@@ -173,5 +173,24 @@ public sealed class MemoryObjectStore : IObjectStore
     }
 
     /// <inheritdoc/>
+    public Task<ObjectInfo> UpdateMetadataAsync(string key, ObjectWriteOptions options, string? ifMatch, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            if (!_objects.TryGetValue(key, out var e)) throw new ObjectNotFoundException(key);
+            if (ifMatch is not null && ifMatch != e.Info.ETag) throw new PreconditionFailedException(key, ifMatch);
+            var info = e.Info with
+            {
+                LastModified = DateTimeOffset.UtcNow,
+                ContentType = options.ContentType ?? "application/octet-stream",
+                ContentEncoding = options.ContentEncoding,
+                Metadata = options.Metadata is null ? null : new Dictionary<string, string>(options.Metadata),
+            };
+            _objects[key] = new Entry(info, e.Bytes);
+            return Task.FromResult(info);
+        }
+    }
+
+    /// <inheritdoc/>
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }

@@ -138,6 +138,7 @@ public sealed class S3ObjectStore : IObjectStore
                 ContentType = r.Headers.ContentType,
                 ContentEncoding = r.Headers.ContentEncoding,
                 Metadata = MetadataOf(r.Metadata),
+                StorageClass = r.StorageClass?.Value ?? "STANDARD",
             };
         }
         catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound && e.ErrorCode != "NoSuchBucket")
@@ -202,6 +203,7 @@ public sealed class S3ObjectStore : IObjectStore
             ContentType = r.Headers.ContentType,
             ContentEncoding = r.Headers.ContentEncoding,
             Metadata = MetadataOf(r.Metadata),
+            StorageClass = r.StorageClass?.Value ?? "STANDARD",
         };
         return new ObjectReadResult(new ResponseStream(r), info, new ByteRange(offset, r.ContentLength));
     }
@@ -312,6 +314,39 @@ public sealed class S3ObjectStore : IObjectStore
         {
             throw Fail(e, sourceKey);
         }
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// CopyObject of the key onto itself with <c>x-amz-metadata-directive: REPLACE</c> and
+    /// <c>x-amz-copy-source-if-match</c>: S3's way to change metadata. Single requests copy up to 5 GiB.
+    /// </remarks>
+    public async Task<ObjectInfo> UpdateMetadataAsync(string key, ObjectWriteOptions options, string? ifMatch, CancellationToken cancellationToken)
+    {
+        var request = new CopyObjectRequest
+        {
+            SourceBucket = _bucket,
+            SourceKey = key,
+            DestinationBucket = _bucket,
+            DestinationKey = key,
+            MetadataDirective = S3MetadataDirective.REPLACE,
+            ContentType = options.ContentType,
+            ETagToMatch = ifMatch,
+        };
+        ApplyHeaders(request.Headers, request.Metadata, options);
+        try
+        {
+            await _client.CopyObjectAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound && e.ErrorCode != "NoSuchBucket")
+        {
+            throw new ObjectNotFoundException(key, e);
+        }
+        catch (Exception e)
+        {
+            throw Fail(e, key, ifMatch);
+        }
+        return await HeadAsync(key, cancellationToken).ConfigureAwait(false) ?? throw new ObjectNotFoundException(key);
     }
 
     /// <summary>Copies by downloading to a temporary file and uploading, keeping type, encoding and metadata.</summary>

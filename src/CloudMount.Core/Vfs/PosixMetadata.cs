@@ -1,0 +1,114 @@
+using System.Globalization;
+
+namespace CloudMount.Core.Vfs;
+
+/// <summary>
+/// POSIX attributes kept in object user metadata the way s3fs-fuse and rclone keep them, so a bucket shared with
+/// their users looks the same through every tool: <c>mtime</c> (seconds since the Unix epoch, with a fraction as
+/// rclone writes it, e.g. <c>1700000000.123456789</c>, or whole seconds as s3fs writes it), <c>mode</c> (s3fs:
+/// the whole st_mode in decimal, type bits included, e.g. <c>33188</c> for a 0644 file and <c>41471</c> for a
+/// symlink; an octal string such as rclone's <c>100644</c> is read too), <c>uid</c> and <c>gid</c> (decimal).
+/// On S3 these are the headers <c>x-amz-meta-mtime</c>, <c>x-amz-meta-mode</c>, <c>x-amz-meta-uid</c>,
+/// <c>x-amz-meta-gid</c>.
+/// </summary>
+/// <param name="Mtime">Modification time, or <c>null</c> when not stored (Last-Modified then stands in).</param>
+/// <param name="Mode">The whole st_mode (type and permission bits), or <c>null</c>.</param>
+/// <param name="Uid">Owner, or <c>null</c>.</param>
+/// <param name="Gid">Group, or <c>null</c>.</param>
+public readonly record struct PosixMetadata(DateTimeOffset? Mtime, uint? Mode, uint? Uid, uint? Gid)
+{
+    /// <summary>Metadata name of the modification time.</summary>
+    public const string MtimeKey = "mtime";
+    /// <summary>Metadata name of st_mode.</summary>
+    public const string ModeKey = "mode";
+    /// <summary>Metadata name of the owner's uid.</summary>
+    public const string UidKey = "uid";
+    /// <summary>Metadata name of the group's gid.</summary>
+    public const string GidKey = "gid";
+
+    /// <summary>S_IFMT: the file-type bits of st_mode.</summary>
+    public const uint TypeMask = 0xF000;
+    /// <summary>S_IFREG.</summary>
+    public const uint RegularType = 0x8000;
+    /// <summary>S_IFLNK.</summary>
+    public const uint SymlinkType = 0xA000;
+    /// <summary>S_IFDIR.</summary>
+    public const uint DirectoryType = 0x4000;
+
+    /// <summary>True when <see cref="Mode"/> says the object is a symbolic link (s3fs's way to store one).</summary>
+    public bool IsSymlink => Mode is { } m && (m & TypeMask) == SymlinkType;
+
+    /// <summary>Permission bits (07777) of <see cref="Mode"/>, or <c>null</c>.</summary>
+    public uint? Permissions => Mode is { } m ? m & 0xFFF : null;
+
+    /// <summary>Reads the attributes from user metadata (names lower-case, without the service prefix); malformed values are ignored.</summary>
+    public static PosixMetadata Parse(IReadOnlyDictionary<string, string>? metadata)
+    {
+        if (metadata is null || metadata.Count == 0) return default;
+        return new PosixMetadata(
+            metadata.TryGetValue(MtimeKey, out var t) ? ParseTime(t) : null,
+            metadata.TryGetValue(ModeKey, out var m) ? ParseMode(m) : null,
+            metadata.TryGetValue(UidKey, out var u) && uint.TryParse(u, NumberStyles.None, CultureInfo.InvariantCulture, out uint uid) ? uid : null,
+            metadata.TryGetValue(GidKey, out var g) && uint.TryParse(g, NumberStyles.None, CultureInfo.InvariantCulture, out uint gid) ? gid : null);
+    }
+
+    /// <summary>Seconds since the epoch, whole or with a fraction of up to nanoseconds.</summary>
+    internal static DateTimeOffset? ParseTime(string text)
+    {
+        text = text.Trim();
+        int dot = text.IndexOf('.', StringComparison.Ordinal);
+        string whole = dot < 0 ? text : text[..dot];
+        if (!long.TryParse(whole, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long seconds)) return null;
+        long ticks = 0;
+        if (dot >= 0)
+        {
+            string fraction = text[(dot + 1)..];
+            if (fraction.Length == 0 || !fraction.All(char.IsAsciiDigit)) return null;
+            fraction = (fraction.Length > 7 ? fraction[..7] : fraction).PadRight(7, '0');
+            ticks = long.Parse(fraction, CultureInfo.InvariantCulture);
+        }
+        if (seconds < -62135596800L || seconds > 253402300799L) return null;
+        return DateTimeOffset.FromUnixTimeSeconds(seconds).AddTicks(ticks);
+    }
+
+    /// <summary>Decimal st_mode (s3fs); a value too large for 16 bits is read as octal (rclone writes <c>100644</c>).</summary>
+    internal static uint? ParseMode(string text)
+    {
+        text = text.Trim();
+        if (!ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out ulong value)) return null;
+        if (value <= 0xFFFF) return (uint)value;
+        try
+        {
+            uint octal = Convert.ToUInt32(text, 8);
+            return octal <= 0xFFFF ? octal : null;
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Formats a time as rclone does: seconds, then nanoseconds after a dot when there are any.</summary>
+    public static string FormatTime(DateTimeOffset t)
+    {
+        long ticks = t.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks;
+        long seconds = Math.DivRem(ticks, TimeSpan.TicksPerSecond, out long rest);
+        if (rest < 0)
+        {
+            seconds--;
+            rest += TimeSpan.TicksPerSecond;
+        }
+        return rest == 0
+            ? seconds.ToString(CultureInfo.InvariantCulture)
+            : $"{seconds.ToString(CultureInfo.InvariantCulture)}.{(rest * 100).ToString("D9", CultureInfo.InvariantCulture)}";
+    }
+
+    /// <summary>Writes the set attributes into <paramref name="metadata"/> (s3fs's decimal mode).</summary>
+    public void WriteTo(IDictionary<string, string> metadata)
+    {
+        if (Mtime is { } t) metadata[MtimeKey] = FormatTime(t);
+        if (Mode is { } m) metadata[ModeKey] = m.ToString(CultureInfo.InvariantCulture);
+        if (Uid is { } u) metadata[UidKey] = u.ToString(CultureInfo.InvariantCulture);
+        if (Gid is { } g) metadata[GidKey] = g.ToString(CultureInfo.InvariantCulture);
+    }
+}
