@@ -72,9 +72,16 @@ public static class ContentCodec
     {
         Codec.Gzip => level is { } l ? new GZipStream(output, new ZLibCompressionOptions { CompressionLevel = Math.Clamp(l, 0, 9) }, leaveOpen: true) : new GZipStream(output, CompressionLevel.Optimal, leaveOpen: true),
         Codec.Brotli => level is { } b ? new BrotliStream(output, new BrotliCompressionOptions { Quality = Math.Clamp(b, 0, 11) }, leaveOpen: true) : new BrotliStream(output, CompressionLevel.Optimal, leaveOpen: true),
-        Codec.Zstd => new ZstdSharp.CompressionStream(output, level ?? 3, leaveOpen: true),
+        Codec.Zstd => ZstdWithChecksum(new ZstdSharp.CompressionStream(output, level ?? 3, leaveOpen: true)),
         _ => throw new ArgumentOutOfRangeException(nameof(encoding), "identity has no encoder"),
     };
+
+    /// <summary>Frames carry a content checksum, as the zstd tool writes by default, so corruption is caught on read.</summary>
+    private static ZstdSharp.CompressionStream ZstdWithChecksum(ZstdSharp.CompressionStream stream)
+    {
+        stream.SetParameter(ZstdSharp.Unsafe.ZSTD_cParameter.ZSTD_c_checksumFlag, 1);
+        return stream;
+    }
 
     /// <summary>
     /// Reads the Frame_Content_Size of the first zstd frame (RFC 8878 §3.1.1.1): the decoded size when the encoder

@@ -4,43 +4,47 @@ using System.IO.Compression;
 namespace CloudMount.Core.Codecs;
 
 /// <summary>
-/// Decodes gzip, brotli or zstd and fails, rather than end quietly, when the encoded bytes are truncated or have
-/// trailing garbage. The framework's GZipStream and BrotliStream return a short result for a truncated input
-/// without an error (measured; zstd throws), so:
+/// Decodes gzip, brotli or zstd and fails, rather than end quietly, when the encoded bytes are truncated, corrupt
+/// or followed by garbage. The framework's GZipStream and BrotliStream return a short result for a truncated
+/// input without an error (measured on .NET 10), so:
 /// <list type="bullet">
-/// <item>gzip: zlib checks each member's CRC-32 when it reaches the trailer; at the end, the decoded length
-/// (mod 2^32) must equal ISIZE, the stored object's last 4 bytes (RFC 1952), which a truncated object fails;</item>
-/// <item>brotli: decoded with <see cref="BrotliDecoder"/>, whose status must be <c>Done</c> when the input ends;</item>
-/// <item>zstd: ZstdSharp throws on a truncated frame and verifies the content checksum when the frame has one.</item>
+/// <item>gzip: <see cref="GzipMemberDecoder"/> checks every member's trailer (CRC-32 and ISIZE), so a stream
+/// of several members decodes whole and one cut anywhere fails;</item>
+/// <item>brotli: <see cref="BrotliDecoder"/>, whose status must be <c>Done</c> exactly when the input ends;</item>
+/// <item>zstd: ZstdSharp's <see cref="ZstdSharp.Decompressor"/> stream API, frame after frame (the zstd tool
+/// writes and reads concatenated frames); the last frame must be complete when the input ends, and a frame's
+/// content checksum is verified when it has one.</item>
 /// </list>
-/// Every decoder must consume the whole stored object. Failures are <see cref="InvalidDataException"/>.
+/// Failures are <see cref="InvalidDataException"/>.
 /// </summary>
 public sealed class VerifyingDecoder : ReadOnlyStreamBase
 {
     private readonly Codec _codec;
-    private readonly TailCapture _raw;
-    private readonly Stream? _decoder;
+    private readonly Stream _raw;
+    private readonly GzipMemberDecoder? _gzip;
     private BrotliDecoder _brotli;
+    private readonly ZstdSharp.Decompressor? _zstd;
     private readonly byte[]? _input;
     private int _inputStart, _inputEnd;
-    private bool _rawEnded, _finished;
-    private long _decoded;
+    private bool _rawEnded, _frameDone, _finished;
 
     /// <summary>Wraps <paramref name="encoded"/> (owned) in a decoder of <paramref name="codec"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Identity, which needs no decoder.</exception>
     public VerifyingDecoder(Codec codec, Stream encoded)
     {
         _codec = codec;
-        _raw = new TailCapture(encoded);
+        _raw = encoded;
         switch (codec)
         {
             case Codec.Gzip:
-                _decoder = new GZipStream(_raw, CompressionMode.Decompress);
-                break;
-            case Codec.Zstd:
-                _decoder = new ZstdSharp.DecompressionStream(_raw);
+                _gzip = new GzipMemberDecoder(encoded);
                 break;
             case Codec.Brotli:
                 _brotli = new BrotliDecoder();
+                _input = ArrayPool<byte>.Shared.Rent(64 * 1024);
+                break;
+            case Codec.Zstd:
+                _zstd = new ZstdSharp.Decompressor();
                 _input = ArrayPool<byte>.Shared.Rent(64 * 1024);
                 break;
             default:
@@ -48,35 +52,18 @@ public sealed class VerifyingDecoder : ReadOnlyStreamBase
         }
     }
 
-    /// <summary>Stored (encoded) bytes consumed so far.</summary>
-    public long EncodedBytes => _raw.Total;
-
     /// <inheritdoc/>
     protected override async ValueTask<int> ReadCoreAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
         if (_finished || buffer.Length == 0) return 0;
-        int n = _codec == Codec.Brotli
-            ? await ReadBrotliAsync(buffer, cancellationToken).ConfigureAwait(false)
-            : await _decoder!.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-        if (n > 0)
-        {
-            _decoded += n;
-            return n;
-        }
-        _finished = true;
-        // The decoder is done: nothing may be left of the stored object.
-        if (await _raw.ReadAsync(new byte[1], cancellationToken).ConfigureAwait(false) > 0)
-        {
-            throw new InvalidDataException("trailing data after the end of the encoded stream");
-        }
-        if (_codec == Codec.Gzip && (_raw.Total < 18 || (uint)_decoded != (uint)ContentCodec.GzipIsize(_raw.Tail)))
-        {
-            throw new InvalidDataException($"truncated gzip stream: {_decoded} bytes decoded, the trailer says {ContentCodec.GzipIsize(_raw.Tail)}");
-        }
-        return 0;
+        int n = _gzip is not null
+            ? await _gzip.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)
+            : await ReadSpanDecoderAsync(buffer, cancellationToken).ConfigureAwait(false);
+        if (n == 0) _finished = true;
+        return n;
     }
 
-    private async ValueTask<int> ReadBrotliAsync(Memory<byte> buffer, CancellationToken ct)
+    private async ValueTask<int> ReadSpanDecoderAsync(Memory<byte> buffer, CancellationToken ct)
     {
         while (true)
         {
@@ -86,17 +73,42 @@ public sealed class VerifyingDecoder : ReadOnlyStreamBase
                 _inputEnd = await _raw.ReadAsync(_input.AsMemory(), ct).ConfigureAwait(false);
                 _rawEnded = _inputEnd == 0;
             }
-            var status = _brotli.Decompress(_input.AsSpan(_inputStart, _inputEnd - _inputStart), buffer.Span, out int consumed, out int written);
-            _inputStart += consumed;
-            if (written > 0) return written;
-            switch (status)
+            if (_inputStart == _inputEnd && _rawEnded && _frameDone)
             {
-                case System.Buffers.OperationStatus.Done:
-                    return 0;
-                case System.Buffers.OperationStatus.InvalidData:
-                    throw new InvalidDataException("invalid brotli stream");
-                case System.Buffers.OperationStatus.NeedMoreData when _rawEnded:
-                    throw new InvalidDataException("truncated brotli stream");
+                return 0;
+            }
+            var input = _input.AsSpan(_inputStart, _inputEnd - _inputStart);
+            OperationStatus status;
+            int consumed, written;
+            if (_codec == Codec.Brotli)
+            {
+                if (_frameDone) throw new InvalidDataException("trailing data after the end of the brotli stream");
+                status = _brotli.Decompress(input, buffer.Span, out consumed, out written);
+            }
+            else
+            {
+                try
+                {
+                    status = _zstd!.UnwrapStream(input, buffer.Span, out consumed, out written);
+                }
+                catch (ZstdSharp.ZstdException e)
+                {
+                    throw new InvalidDataException($"corrupt zstd stream: {e.Message}", e);
+                }
+            }
+            _inputStart += consumed;
+            if (status == OperationStatus.InvalidData)
+            {
+                throw new InvalidDataException($"corrupt {ContentCodec.HeaderValue(_codec)} stream");
+            }
+            // Done: a brotli stream or a zstd frame ended; a zstd frame may be followed by another.
+            if (status == OperationStatus.Done) _frameDone = true;
+            else if (consumed > 0 || written > 0) _frameDone = false;
+            if (written > 0) return written;
+            if (_inputStart == _inputEnd && _rawEnded && !_frameDone)
+            {
+                // The input is used up and the decoder has nothing more to give: the stream was cut.
+                throw new InvalidDataException($"truncated {ContentCodec.HeaderValue(_codec)} stream");
             }
         }
     }
@@ -106,47 +118,15 @@ public sealed class VerifyingDecoder : ReadOnlyStreamBase
     {
         if (disposing)
         {
-            _decoder?.Dispose();
-            _raw.Dispose();
+            if (_gzip is not null) _gzip.Dispose();
+            else _raw.Dispose();
+            _zstd?.Dispose();
             if (_input is not null)
             {
-                _brotli.Dispose();
+                if (_codec == Codec.Brotli) _brotli.Dispose();
                 ArrayPool<byte>.Shared.Return(_input);
             }
         }
         base.Dispose(disposing);
-    }
-
-    /// <summary>Passes bytes through, counting them and keeping the last 4.</summary>
-    private sealed class TailCapture(Stream inner) : ReadOnlyStreamBase
-    {
-        private readonly byte[] _tail = new byte[4];
-
-        public long Total { get; private set; }
-
-        public ReadOnlySpan<byte> Tail => _tail;
-
-        protected override async ValueTask<int> ReadCoreAsync(Memory<byte> buffer, CancellationToken cancellationToken)
-        {
-            int n = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-            if (n >= 4)
-            {
-                buffer.Span.Slice(n - 4, 4).CopyTo(_tail);
-            }
-            else if (n > 0)
-            {
-                // Shift the kept bytes left and append the new ones.
-                Array.Copy(_tail, n, _tail, 0, 4 - n);
-                buffer.Span[..n].CopyTo(_tail.AsSpan(4 - n));
-            }
-            Total += n;
-            return n;
-        }
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing) inner.Dispose();
-            base.Dispose(disposing);
-        }
     }
 }

@@ -36,6 +36,13 @@ public sealed partial class CloudFileSystem
             await PrepareWriteStateAsync(n, truncate: (flags & OpenFlags.Truncate) != 0, cancellationToken).ConfigureAwait(false);
         }
         var (reader, decoded, directIo) = await PrepareReadAsync(n, cancellationToken).ConfigureAwait(false);
+        // O_APPEND writes land at our end of the file (libfuse: without writeback caching the filesystem handles
+        // O_APPEND), which for an encoded object is its decoded length, not the stored size the kernel may hold.
+        // Direct I/O keeps the kernel's page cache from holding those bytes at the offset it guessed.
+        if (write && (flags & OpenFlags.Append) != 0 && _options.Decoding is not null)
+        {
+            directIo = true;
+        }
         lock (_lock)
         {
             bool keepCache = n.Write is null && n.ETag is not null && n.KernelCacheETag == n.ETag;
@@ -281,6 +288,11 @@ public sealed partial class CloudFileSystem
             }
         }
         w.Hydrated = true;
+        if (w.File.Length != w.RemoteSize)
+        {
+            // A decoded object is longer (or shorter) than the stored bytes the kernel was told about.
+            InvalidateKernelAttributes?.Invoke(n.Ino);
+        }
     }
 
     /// <summary>Writes into the staging file (fetching the object's bytes first if the file was not truncated).</summary>
@@ -298,7 +310,18 @@ public sealed partial class CloudFileSystem
         try
         {
             await HydrateAsync(h.Inode, w, cancellationToken).ConfigureAwait(false);
+            bool moved = false;
+            if ((h.Flags & OpenFlags.Append) != 0 && offset != w.File.Length)
+            {
+                offset = w.File.Length;
+                moved = true;
+            }
             w.File.Write(offset, data.Span);
+            if (moved)
+            {
+                // The kernel set its size from the offset it guessed; have it ask again.
+                InvalidateKernelAttributes?.Invoke(h.Inode.Ino);
+            }
             w.Dirty = true;
             w.HasWrites = true;
             w.Mtime = _time.GetUtcNow();

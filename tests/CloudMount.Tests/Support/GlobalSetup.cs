@@ -1,8 +1,11 @@
-namespace CloudMount.Tests.Support;
+using CloudMount.Tests.Support;
+
+namespace CloudMount.Tests;
 
 /// <summary>
 /// Runs once around the whole test run: stops the servers the tests started, checks that no FUSE mount of
-/// ours is left, and removes the scratch folder. A test run leaves no mount and no server behind.
+/// ours is left, and removes the scratch folder. A test run leaves no mount and no server behind. It sits in the
+/// root namespace because NUnit applies a SetUpFixture only to the tests in its own namespace and below.
 /// </summary>
 [SetUpFixture]
 public sealed class GlobalSetup
