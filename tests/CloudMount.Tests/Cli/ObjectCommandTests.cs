@@ -45,6 +45,56 @@ public sealed class ObjectCommandTests
     }
 
     [Test]
+    public async Task Cp_compress_stores_encoded_objects_and_reencode_changes_the_encoding_of_stored_ones()
+    {
+        var s = await TestServers.Swift;
+        string bucket = await s.NewBucketAsync("clizip");
+        string[] ep = ["--endpoint", s.Endpoint.ToString()];
+        string local = Paths.NewDir("clizip");
+        var text = new StringBuilder();
+        for (int i = 0; text.Length < 3_000_000; i++) text.Append(i).Append(",value-").Append(i % 97).Append('\n');
+        byte[] csv = Encoding.ASCII.GetBytes(text.ToString());
+        var png = new byte[50_000];
+        new Random(3).NextBytes(png);
+        await File.WriteAllBytesAsync(Path.Combine(local, "data.csv"), csv);
+        await File.WriteAllBytesAsync(Path.Combine(local, "image.png"), png);
+
+        var up = await CloudMountAsync(["cp", "-r", local, $"s3://{bucket}/z/", "--compress", "zstd", .. ep], s.Env);
+        Assert.That(up.ExitCode, Is.Zero, up.ToString());
+        var head = await s.HeadAsync(bucket, "z/data.csv");
+        Assert.That(head.ContentEncoding, Is.EqualTo("zstd"));
+        Assert.That(head.Size, Is.LessThan(csv.Length / 3), "stored compressed");
+        Assert.That(head.Metadata, Does.ContainKey("decoded-content-length").WithValue(csv.Length.ToString()));
+        // The stored bytes are a plain zstd stream that the Debian tool decodes.
+        string raw = Path.Combine(local, "raw.zst");
+        await File.WriteAllBytesAsync(raw, (await s.GetAsync(bucket, "z/data.csv"))!);
+        Assert.That(await BashOkAsync($"zstd -dc {Q(raw)} | cmp - {Q(Path.Combine(local, "data.csv"))} && echo same"), Is.EqualTo("same\n"));
+        Assert.That((await s.HeadAsync(bucket, "z/image.png")).ContentEncoding, Is.Null, ".png is in the skip list");
+        Assert.That(await s.GetAsync(bucket, "z/image.png"), Is.EqualTo(png));
+
+        // Downloads decode, unless --raw.
+        var cat = await CloudMountAsync(["cat", $"s3://{bucket}/z/data.csv", .. ep], s.Env);
+        Assert.That(cat.Stdout, Is.EqualTo(text.ToString()));
+        Assert.That((await CloudMountAsync(["cp", "--raw", $"s3://{bucket}/z/data.csv", Path.Combine(local, "raw2.zst"), .. ep], s.Env)).ExitCode, Is.Zero);
+        Assert.That(await File.ReadAllBytesAsync(Path.Combine(local, "raw2.zst")), Is.EqualTo(await File.ReadAllBytesAsync(raw)));
+
+        // --reencode: zstd to gzip, then gzip to none; an object already in the target encoding is copied as stored.
+        var re = await CloudMountAsync(["cp", "--reencode", "--compress", "gzip", $"s3://{bucket}/z/data.csv", $"s3://{bucket}/g/data.csv", .. ep], s.Env);
+        Assert.That(re.ExitCode, Is.Zero, re.ToString());
+        Assert.That((await s.HeadAsync(bucket, "g/data.csv")).ContentEncoding, Is.EqualTo("gzip"));
+        string gz = Path.Combine(local, "raw.gz");
+        await File.WriteAllBytesAsync(gz, (await s.GetAsync(bucket, "g/data.csv"))!);
+        Assert.That(await BashOkAsync($"gzip -dc {Q(gz)} | cmp - {Q(Path.Combine(local, "data.csv"))} && echo same"), Is.EqualTo("same\n"));
+        re = await CloudMountAsync(["cp", "--reencode", "--compress", "gzip", $"s3://{bucket}/g/data.csv", $"s3://{bucket}/g2/data.csv", .. ep], s.Env);
+        Assert.That(re.ExitCode, Is.Zero, re.ToString());
+        Assert.That(await s.GetAsync(bucket, "g2/data.csv"), Is.EqualTo(await File.ReadAllBytesAsync(gz)), "same encoding: the stored bytes, not a recompression");
+        re = await CloudMountAsync(["cp", "--reencode", $"s3://{bucket}/g/data.csv", $"s3://{bucket}/plain/data.csv", .. ep], s.Env);
+        Assert.That(re.ExitCode, Is.Zero, re.ToString());
+        Assert.That((await s.HeadAsync(bucket, "plain/data.csv")).ContentEncoding, Is.Null);
+        Assert.That(await s.GetAsync(bucket, "plain/data.csv"), Is.EqualTo(csv));
+    }
+
+    [Test]
     public async Task Cp_from_stdin_and_to_stdout_and_recursive_copies_on_file_urls()
     {
         string bucket = Paths.NewDir("filebucket");
