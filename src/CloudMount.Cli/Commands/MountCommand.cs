@@ -126,7 +126,9 @@ internal static class MountCommand
             bool raw = parse.GetValue(o.Raw);
             var compression = o.Compression.Parse(parse);
             if (raw && compression.Codec != Core.Codecs.Codec.Identity) throw new UsageException("--compress cannot be combined with --raw");
-            await using var decoding = raw ? null : new Core.Codecs.DecodedCopies(opened.Store, Path.Combine(cacheDir, "decoded"), Math.Max(cacheSize, Bytes.GiB), logs.CreateLogger("decode"));
+            var readAheadOptions = new ReadAheadOptions { MaxWindowBytes = readAhead, PartBytes = Math.Min(partSize, readAhead) };
+            await using var decoding = raw ? null : new Core.Codecs.DecodedCopies(opened.Store, Path.Combine(cacheDir, "decoded"), Math.Max(cacheSize, Bytes.GiB),
+                logs.CreateLogger("decode"), readAheadOptions);
             string staging = Path.Combine(cacheDir, "staging", $"{Environment.ProcessId}-{Guid.NewGuid():n}"[..24]);
             var vfsOptions = new VfsOptions
             {
@@ -139,7 +141,7 @@ internal static class MountCommand
                 MetadataTtl = TimeSpan.FromSeconds(ttl),
                 NegativeTtl = TimeSpan.FromSeconds(negTtl),
                 StagingDirectory = staging,
-                ReadAhead = new ReadAheadOptions { MaxWindowBytes = readAhead, PartBytes = Math.Min(partSize, readAhead) },
+                ReadAhead = readAheadOptions,
                 Caches = caches,
                 Decoding = decoding,
                 Compression = compression,

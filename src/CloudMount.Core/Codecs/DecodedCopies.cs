@@ -20,14 +20,18 @@ public sealed class DecodedCopies : IAsyncDisposable
     private readonly Dictionary<string, DecodedCopy> _copies = [];   // by version id; protected by _lock
     private readonly List<Task> _passes = [];
     private readonly CancellationTokenSource _stopping = new();
+    private readonly Reading.ReadAheadOptions? _readAhead;
 
     /// <summary>Creates the manager.</summary>
     /// <param name="raw">The store below decoding (its reads return stored bytes).</param>
     /// <param name="directory">Where the copies live; created if missing.</param>
     /// <param name="capacityBytes">Size beyond which unused copies are deleted.</param>
     /// <param name="logger">For decode failures.</param>
-    public DecodedCopies(IObjectStore raw, string directory, long capacityBytes, ILogger? logger = null)
+    /// <param name="readAhead">How the pass reads the stored bytes: parallel range requests ahead of the decoder
+    /// (<see cref="Reading.Prefetcher"/>); <c>null</c> for one GET.</param>
+    public DecodedCopies(IObjectStore raw, string directory, long capacityBytes, ILogger? logger = null, Reading.ReadAheadOptions? readAhead = null)
     {
+        _readAhead = readAhead;
         _raw = raw;
         _directory = directory;
         CapacityBytes = capacityBytes;
@@ -71,7 +75,7 @@ public sealed class DecodedCopies : IAsyncDisposable
                 _copies[version.Id] = copy;
                 if (complete is null)
                 {
-                    _passes.Add(copy.RunAsync(_raw, stored, _logger, _stopping.Token));
+                    _passes.Add(copy.RunAsync(_raw, stored, _readAhead, _logger, _stopping.Token));
                     _ = ProbeSizeAsync(copy, stored);
                 }
             }

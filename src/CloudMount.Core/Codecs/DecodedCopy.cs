@@ -109,13 +109,16 @@ public sealed class DecodedCopy
     internal void SetSizeHint(long? size) => _sizeHint.TrySetResult(size);
 
     /// <summary>The background pass: GET, decode, append to the file.</summary>
-    internal async Task RunAsync(IObjectStore raw, ObjectInfo stored, ILogger logger, CancellationToken ct)
+    internal async Task RunAsync(IObjectStore raw, ObjectInfo stored, Reading.ReadAheadOptions? readAhead, ILogger logger, CancellationToken ct)
     {
         var buffer = BufferPool.Shared.Rent(1 << 20);
         try
         {
-            await using var result = await raw.ReadAsync(Key, ByteRange.All, ETag, ct).ConfigureAwait(false);
-            var peek = new HeaderCapture(result.Content, 32, header =>
+            // Parallel range reads ahead of the decoder where the size is known; else one GET.
+            Stream source = readAhead is not null && stored.Size > 0
+                ? new Reading.PrefetchedStream(new Reading.Prefetcher(raw, () => Key, ETag, stored.Size, readAhead, logger))
+                : (await raw.ReadAsync(Key, ByteRange.All, ETag, ct).ConfigureAwait(false)).Content;
+            var peek = new HeaderCapture(source, 32, header =>
             {
                 // Without a content size in the frame header, the size is unknown until the pass ends.
                 if (Codec == Codec.Zstd) SetSizeHint(ContentCodec.TryZstdContentSize(header, out long size) ? size : null);
