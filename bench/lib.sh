@@ -15,6 +15,8 @@ bench_init() {
 }
 
 bench_cleanup() {
+  # Runs under the scripts' `set -e`: nothing here may stop it half-way (a mount already gone fails fusermount3).
+  set +e
   for m in "${BENCH_MOUNTS[@]:-}"; do [ -n "$m" ] && fusermount3 -u -z "$m" 2>/dev/null; done
   "$BENCH_ROOT/tests/servers/swift.sh" stop "$BENCH_STATE/swift" 2>/dev/null || true
   "$BENCH_ROOT/tests/servers/s3rver.sh" stop "$BENCH_STATE/s3rver" 2>/dev/null || true

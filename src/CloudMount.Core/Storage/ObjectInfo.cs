@@ -22,6 +22,12 @@ public sealed record ObjectInfo(string Key, long Size, string? ETag, DateTimeOff
     /// <summary>The storage class (for example <c>STANDARD</c>, <c>GLACIER</c>) when the answer carried it.</summary>
     public string? StorageClass { get; init; }
 
+    /// <summary>
+    /// <c>false</c> when the service says the ETag is not the MD5 of the bytes although it looks like one (a Swift
+    /// static or dynamic large object's manifest ETag); <c>null</c> to judge by its form.
+    /// </summary>
+    public bool? ETagIsContentMd5 { get; init; }
+
     /// <summary>True when the object is a directory marker: a key ending in <c>/</c>.</summary>
     public bool IsDirectoryMarker => Key.EndsWith('/');
 }

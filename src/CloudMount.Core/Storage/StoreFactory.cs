@@ -85,6 +85,12 @@ public static class StoreFactory
                 });
                 credentials = creds.Source;
                 break;
+            case "swift":
+                var auth = Swift.SwiftAuth.FromEnvironment()
+                    ?? throw new StoreUrlException("no Swift credentials: set ST_AUTH, ST_USER and ST_KEY (auth v1), or OS_AUTH_URL, OS_USERNAME, OS_PASSWORD and OS_PROJECT_NAME (Keystone v3)");
+                backend = new Swift.SwiftObjectStore(u.Bucket, auth);
+                credentials = auth.Source;
+                break;
             default:
                 throw new StoreUrlException($"unknown scheme '{u.Scheme}'");
         }

@@ -3,6 +3,7 @@ using CloudMount.Core.Storage;
 using CloudMount.Core.Storage.LocalFs;
 using CloudMount.Core.Storage.Memory;
 using CloudMount.Core.Storage.S3;
+using CloudMount.Core.Storage.Swift;
 using CloudMount.Tests.Support;
 
 namespace CloudMount.Tests.Contract;
@@ -43,5 +44,17 @@ public sealed class S3rverStoreContract : ObjectStoreContract
         var server = await TestServers.S3rver;
         return new S3ObjectStore(await server.NewBucketAsync("contract"), new BasicAWSCredentials(server.AccessKey, server.SecretKey),
             new S3StoreOptions { Endpoint = server.Endpoint });
+    }
+}
+
+/// <summary>Swift's own API (auth v1, tempauth) on the same Debian Swift, beside its S3 API.</summary>
+[TestFixture]
+public sealed class SwiftNativeStoreContract : ObjectStoreContract
+{
+    protected override async Task<IObjectStore> CreateStoreAsync()
+    {
+        var server = await TestServers.Swift;
+        // An S3 bucket of Swift's s3api is a Swift container of the account.
+        return new SwiftObjectStore(await server.NewBucketAsync("contract"), server.SwiftAuth);
     }
 }

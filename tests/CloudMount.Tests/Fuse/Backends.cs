@@ -45,3 +45,16 @@ public sealed class S3rverMount : SharedBucketConformance
         return ($"s3://{bucket}", ["--endpoint", server.Endpoint.ToString()], server.Env);
     }
 }
+
+/// <summary>swift:// (Swift's own API, auth v1 from ST_AUTH/ST_USER/ST_KEY), with another client on its S3 API.</summary>
+[TestFixture]
+public sealed class SwiftNativeMount : SharedBucketConformance
+{
+    protected override async Task<(string, string[], Dictionary<string, string?>)> PrepareAsync()
+    {
+        var server = await TestServers.Swift;
+        string container = await server.NewBucketAsync("swiftmount");
+        Beside = new S3BesideClient(server, container);
+        return ($"swift://{container}", [], server.SwiftEnv);
+    }
+}

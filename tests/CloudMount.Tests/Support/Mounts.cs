@@ -53,7 +53,13 @@ public sealed class MountProcess : IAsyncDisposable
     public static async Task<MountProcess> StartAsync(string url, string mountPoint, IEnumerable<string>? extraArgs = null, IDictionary<string, string?>? env = null)
     {
         Directory.CreateDirectory(mountPoint);
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, WorkingDirectory = Paths.Scratch };
+        // Started the way a terminal starts it: with SIGINT at its default disposition, so the Ctrl-C that StopAsync
+        // sends is delivered even when this test run inherited SIGINT ignored (as jobs started with & in a script
+        // do; exec keeps an ignored signal ignored). python3 resets it and execs, so the process id stays.
+        var psi = new ProcessStartInfo("python3") { RedirectStandardError = true, RedirectStandardOutput = true, WorkingDirectory = Paths.Scratch };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])");
+        psi.ArgumentList.Add("dotnet");
         psi.ArgumentList.Add(Paths.CloudMountDll);
         psi.ArgumentList.Add("mount");
         psi.ArgumentList.Add(url);

@@ -37,6 +37,17 @@ public sealed class S3Server(string name, Uri endpoint, string accessKey, string
         ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
     });
 
+    /// <summary>For Swift only: its auth v1 endpoint and tempauth user, as python-swiftclient's ST_* variables.</summary>
+    public Dictionary<string, string?> SwiftEnv => new()
+    {
+        ["ST_AUTH"] = new Uri(Endpoint, "/auth/v1.0").ToString(),
+        ["ST_USER"] = "test:tester",
+        ["ST_KEY"] = "testing",
+    };
+
+    /// <summary>For Swift only: auth v1 credentials of the tempauth user.</summary>
+    public CloudMount.Core.Storage.Swift.SwiftAuth SwiftAuth => new CloudMount.Core.Storage.Swift.SwiftV1Auth(new Uri(Endpoint, "/auth/v1.0"), "test:tester", "testing");
+
     /// <summary>Creates a fresh bucket with a unique name.</summary>
     public async Task<string> NewBucketAsync(string hint)
     {

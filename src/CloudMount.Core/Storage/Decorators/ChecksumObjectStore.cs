@@ -30,7 +30,7 @@ public sealed class ChecksumObjectStore(IObjectStore inner) : DelegatingObjectSt
     {
         var r = await Inner.ReadAsync(key, range, ifMatch, cancellationToken).ConfigureAwait(false);
         if (Capabilities.Md5ETags && r.Range.Offset == 0 && r.Range.Length == r.Info.Size && r.Info.Size > 0
-            && Md5FromETag(r.Info.ETag) is { } md5)
+            && r.Info.ETagIsContentMd5 != false && Md5FromETag(r.Info.ETag) is { } md5)
         {
             return r with { Content = new Md5VerifyingStream(r.Content, md5, key) };
         }
