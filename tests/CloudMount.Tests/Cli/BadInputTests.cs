@@ -136,6 +136,37 @@ public sealed class BadInputTests
     }
 
     [Test]
+    public async Task Swift_wrong_key()
+    {
+        var s = await TestServers.Swift;
+        string container = await s.NewBucketAsync("swiftcreds");
+        var env = s.SwiftEnv;
+        env["ST_KEY"] = "wrong";
+        AssertOneLineError(await Run(env, "mount", $"swift://{container}", _mnt), 1, "refused test:tester: wrong user or key");
+    }
+
+    [Test]
+    public async Task Swift_missing_container()
+    {
+        var s = await TestServers.Swift;
+        AssertOneLineError(await Run(s.SwiftEnv, "mount", "swift://no-such-container", _mnt), 1, "'no-such-container' does not exist");
+    }
+
+    [Test]
+    public async Task Swift_without_credentials() =>
+        AssertOneLineError(await Run(new Dictionary<string, string?> { ["ST_AUTH"] = null, ["OS_AUTH_URL"] = null, ["OS_STORAGE_URL"] = null },
+            "ls", "swift://data"), 2, "no Swift credentials");
+
+    [Test]
+    public async Task Swift_auth_url_that_answers_garbage()
+    {
+        var s = await TestServers.Swift;
+        var env = s.SwiftEnv;
+        env["ST_AUTH"] = new Uri(s.Endpoint, "/info").ToString();
+        AssertOneLineError(await Run(env, "ls", "swift://data"), 1, "no X-Auth-Token or X-Storage-Url");
+    }
+
+    [Test]
     public async Task Missing_object_for_cat()
     {
         var s = await TestServers.Swift;
