@@ -14,11 +14,11 @@ namespace CloudMount.Core.Storage.Swift;
 /// one object (the server joins the segments); their ETag is not an MD5 of the bytes and is flagged so.
 /// </summary>
 /// <remarks>
-/// Limits, from the Swift documentation: one PUT holds at most 5 GiB (larger files need a static large object,
-/// which this store does not write yet); a POST replaces all of an object's metadata and drops its
+/// Limits, from the Swift documentation: one PUT holds at most 5 GiB, so larger files (and the mount's large
+/// files, which go up while they are written) are static large objects (<see cref="SwiftLargeObjects"/>); a POST replaces all of an object's metadata and drops its
 /// Content-Encoding unless it is sent again, so <see cref="UpdateMetadataAsync"/> always sends the whole set.
 /// </remarks>
-public sealed class SwiftObjectStore : IObjectStore
+public sealed partial class SwiftObjectStore : IObjectStore
 {
     /// <summary>Swift's default max_file_size: 5 GiB.</summary>
     public const long MaxObjectBytes = 5L * 1024 * 1024 * 1024;
@@ -28,15 +28,24 @@ public sealed class SwiftObjectStore : IObjectStore
     private readonly string _container;
     private readonly SemaphoreSlim _authGate = new(1, 1);
     private SwiftSession? _session;
+    private readonly long _singlePutBytes;
+    private readonly Writing.UploadOptions _largeObjectUploads;
+    private bool? _segmentsExist;   // CONTAINER_segments: unknown until first needed, then remembered
 
     /// <summary>Creates a store over <paramref name="container"/>; no request is made until the first operation.</summary>
     /// <param name="container">The container name.</param>
     /// <param name="auth">How to get a token.</param>
     /// <param name="timeout">Per-request timeout (connect and each response).</param>
-    public SwiftObjectStore(string container, SwiftAuth auth, TimeSpan? timeout = null)
+    /// <param name="singlePutBytes">Largest object sent in one PUT (at most 5 GiB); larger ones become static large objects.</param>
+    /// <param name="segmentBytes">Segment size of large objects written here, in bytes.</param>
+    public SwiftObjectStore(string container, SwiftAuth auth, TimeSpan? timeout = null, long singlePutBytes = MaxObjectBytes, long segmentBytes = 64 * Bytes.MiB)
     {
         _container = container;
         _auth = auth;
+        _singlePutBytes = Math.Min(singlePutBytes, MaxObjectBytes);
+        _largeObjectUploads = new Writing.UploadOptions(segmentBytes, 4, ThresholdBytes: 0);
+        Multipart = new SwiftLargeObjects(this);
+        Capabilities = new() { Md5ETags = true, MaxSinglePutBytes = _singlePutBytes };
         _http = new HttpClient(new SocketsHttpHandler
         {
             ConnectTimeout = TimeSpan.FromSeconds(10),
@@ -54,7 +63,10 @@ public sealed class SwiftObjectStore : IObjectStore
     public string Name { get; }
 
     /// <inheritdoc/>
-    public StoreCapabilities Capabilities { get; } = new() { Md5ETags = true, MaxSinglePutBytes = MaxObjectBytes };
+    public StoreCapabilities Capabilities { get; }
+
+    /// <inheritdoc/>
+    public IMultipartUploads Multipart { get; }
 
     /// <summary>Where the credentials came from.</summary>
     public string CredentialSource => _auth.Source;
@@ -194,9 +206,13 @@ public sealed class SwiftObjectStore : IObjectStore
                 }
                 string name = e.GetProperty("name").GetString()!;
                 var modified = DateTime.SpecifyKind(DateTime.Parse(e.GetProperty("last_modified").GetString()!, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal), DateTimeKind.Utc);
-                objects.Add(new ObjectInfo(name, e.GetProperty("bytes").GetInt64(), NormalizeETag(e.GetProperty("hash").GetString()), new DateTimeOffset(modified))
+                // A static large object lists the manifest's own hash, and its real ETag (the one HEAD, GET and
+                // If-Match use) as slo_etag.
+                bool slo = e.TryGetProperty("slo_etag", out var sloETag);
+                objects.Add(new ObjectInfo(name, e.GetProperty("bytes").GetInt64(), NormalizeETag((slo ? sloETag : e.GetProperty("hash")).GetString()), new DateTimeOffset(modified))
                 {
                     ContentType = e.TryGetProperty("content_type", out var ct) ? ct.GetString() : null,
+                    ETagIsContentMd5 = slo ? false : null,
                 });
                 last = name;
             }
@@ -205,7 +221,26 @@ public sealed class SwiftObjectStore : IObjectStore
         {
             throw new InvalidResponseException($"{Name}: the container listing is not Swift's JSON: {e.Message}");
         }
+        await ResolveDynamicManifestsAsync(objects, cancellationToken).ConfigureAwait(false);
         return new ListPage(objects, prefixes, entries == limit ? last : null);
+    }
+
+    /// <summary>
+    /// A dynamic large object lists as its zero-byte manifest; only a HEAD tells its size and ETag. Zero-byte
+    /// entries that are not directory markers (rare) are HEADed, a few at a time, and replaced when they are manifests.
+    /// </summary>
+    private async Task ResolveDynamicManifestsAsync(List<ObjectInfo> objects, CancellationToken ct)
+    {
+        var empty = Enumerable.Range(0, objects.Count).Where(i => objects[i].Size == 0 && !objects[i].IsDirectoryMarker).ToList();
+        if (empty.Count == 0) return;
+        await Parallel.ForEachAsync(empty, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = ct }, async (i, token) =>
+        {
+            using var r = await SendAsync(s => new HttpRequestMessage(HttpMethod.Head, ObjectUri(s, objects[i].Key)), HttpCompletionOption.ResponseHeadersRead, token).ConfigureAwait(false);
+            if (r.IsSuccessStatusCode && Header(r, "X-Object-Manifest") is not null)
+            {
+                objects[i] = InfoFrom(objects[i].Key, r, r.Content.Headers.ContentLength ?? 0);
+            }
+        }).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
@@ -297,10 +332,12 @@ public sealed class SwiftObjectStore : IObjectStore
     /// <exception cref="ObjectStoreException">More than 5 GiB (one PUT's limit).</exception>
     public async Task<ObjectInfo> WriteAsync(string key, ObjectContent content, ObjectWriteOptions options, CancellationToken cancellationToken)
     {
-        if (content.Length > MaxObjectBytes)
+        if (content.Length > _singlePutBytes)
         {
-            throw new ObjectStoreException($"{Name}/{key}: {content.Length} bytes is more than one Swift PUT holds (5 GiB); static large objects are not written yet");
+            return await Writing.ObjectWriter.WriteAsync(this, key, content, options, _largeObjectUploads, cancellationToken).ConfigureAwait(false);
         }
+        // A large object replaced by a plain one leaves its segments behind unless they are deleted.
+        var oldSegments = await SegmentsIfAnyAsync(key, cancellationToken).ConfigureAwait(false);
         var streams = new List<Stream>();
         try
         {
@@ -316,6 +353,7 @@ public sealed class SwiftObjectStore : IObjectStore
             }, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
             if (r.StatusCode == HttpStatusCode.NotFound) throw new BucketNotFoundException(_container);
             if (!r.IsSuccessStatusCode) throw Fail(r, key);
+            foreach (string path in oldSegments) await DeletePathAsync(path, cancellationToken).ConfigureAwait(false);
             return new ObjectInfo(key, content.Length, NormalizeETag(Header(r, "ETag")), r.Content.Headers.LastModified ?? S3.S3ObjectStore.TruncatedNow())
             {
                 ContentType = options.ContentType,
@@ -330,7 +368,30 @@ public sealed class SwiftObjectStore : IObjectStore
     }
 
     /// <inheritdoc/>
+    /// <remarks>Deleting a static large object deletes its segments too, after the manifest.</remarks>
     public async Task DeleteAsync(string key, CancellationToken cancellationToken)
+    {
+        var segments = await SegmentsIfAnyAsync(key, cancellationToken).ConfigureAwait(false);
+        await DeleteObjectAsync(key, cancellationToken).ConfigureAwait(false);
+        foreach (string path in segments) await DeletePathAsync(path, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The segments of <paramref name="key"/> if it is a static large object; costs a request only when the
+    /// segment container exists (checked once per store).
+    /// </summary>
+    private async Task<IReadOnlyList<string>> SegmentsIfAnyAsync(string key, CancellationToken ct)
+    {
+        if (_segmentsExist is null)
+        {
+            using var r = await SendAsync(s => new HttpRequestMessage(HttpMethod.Head, $"{s.StorageUrl}/{Uri.EscapeDataString(SegmentContainer)}"),
+                HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
+            _segmentsExist = r.IsSuccessStatusCode;
+        }
+        return _segmentsExist == true ? await LargeObjectSegmentsAsync(key, ct).ConfigureAwait(false) : [];
+    }
+
+    private async Task DeleteObjectAsync(string key, CancellationToken cancellationToken)
     {
         using var r = await SendAsync(s => new HttpRequestMessage(HttpMethod.Delete, ObjectUri(s, key)), HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
         if (r.StatusCode == HttpStatusCode.NotFound)
