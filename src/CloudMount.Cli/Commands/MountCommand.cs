@@ -21,7 +21,7 @@ internal static class MountCommand
 {
     public static Command Create()
     {
-        var url = new Argument<string>("url") { Description = "What to mount: s3://bucket[/prefix], swift://container[/prefix], file:///dir, mem://name" };
+        var url = new Argument<string>("url") { Description = "What to mount: s3://bucket[/prefix], swift://container[/prefix], http(s)://host/dir/ (read-only), file:///dir, mem://name" };
         var mountPoint = new Argument<string>("mountpoint") { Description = "An existing, empty directory" };
         var options = new MountOptions();
         var command = new Command("mount", "Mount a bucket (or a prefix of it) on a directory, in the foreground") { url, mountPoint };
@@ -133,7 +133,7 @@ internal static class MountCommand
             var vfsOptions = new VfsOptions
             {
                 RootPrefix = opened.Url.Scheme == "file" ? (opened.Path.Length == 0 ? "" : opened.Path.TrimEnd('/') + "/") : opened.Url.PathAsPrefix,
-                ReadOnly = parse.GetValue(o.ReadOnly),
+                ReadOnly = parse.GetValue(o.ReadOnly) || !opened.Backend.Capabilities.CanWrite,
                 Uid = parse.GetValue(o.Uid) ?? LinuxUser.Uid,
                 Gid = parse.GetValue(o.Gid) ?? LinuxUser.Gid,
                 FileMode = fileMode,

@@ -13,7 +13,7 @@ public sealed class StoreUrlException(string message) : Exception(message);
 public sealed record StoreUrl(string Scheme, string Bucket, string Path)
 {
     /// <summary>Schemes this build can open.</summary>
-    public static IReadOnlyList<string> Schemes { get; } = ["s3", "swift", "file", "mem"];
+    public static IReadOnlyList<string> Schemes { get; } = ["s3", "swift", "http", "https", "file", "mem"];
 
     /// <summary>Parses a URL.</summary>
     /// <exception cref="StoreUrlException">Unknown scheme, missing bucket, or characters a bucket name cannot have.</exception>
@@ -45,6 +45,15 @@ public sealed record StoreUrl(string Scheme, string Bucket, string Path)
         if (bucket.Length == 0)
         {
             throw new StoreUrlException($"'{url}' names no bucket: expected {scheme}://BUCKET/PATH");
+        }
+        if (scheme is "http" or "https")
+        {
+            // The bucket is the host (and port); the path is the base under which keys live.
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var web) || web.Host.Length == 0)
+            {
+                throw new StoreUrlException($"'{url}' is not a valid {scheme} URL");
+            }
+            return new StoreUrl(scheme, web.Authority, Uri.UnescapeDataString(web.AbsolutePath.TrimStart('/')));
         }
         if (scheme == "s3" && !IsValidS3Bucket(bucket))
         {

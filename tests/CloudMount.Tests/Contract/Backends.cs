@@ -4,6 +4,7 @@ using CloudMount.Core.Storage.LocalFs;
 using CloudMount.Core.Storage.Memory;
 using CloudMount.Core.Storage.S3;
 using CloudMount.Core.Storage.Swift;
+using CloudMount.Core.Storage.Http;
 using CloudMount.Tests.Support;
 
 namespace CloudMount.Tests.Contract;
@@ -56,5 +57,36 @@ public sealed class SwiftNativeStoreContract : ObjectStoreContract
         var server = await TestServers.Swift;
         // An S3 bucket of Swift's s3api is a Swift container of the account.
         return new SwiftObjectStore(await server.NewBucketAsync("contract"), server.SwiftAuth);
+    }
+}
+
+/// <summary>
+/// http:// on nginx, read-only: objects are files put in the served folder; one fixture per index style
+/// (HTML with exact sizes, JSON, HTML with rounded sizes that need a HEAD).
+/// </summary>
+[TestFixture("html")]
+[TestFixture("json")]
+[TestFixture("nosize")]
+public sealed class HttpNginxStoreContract(string style) : ObjectStoreContract
+{
+    private WebServer _server = null!;
+
+    protected override async Task<IObjectStore> CreateStoreAsync()
+    {
+        _server = await TestServers.Nginx;
+        return new HttpObjectStore(_server.Url(style));
+    }
+
+    protected override async Task<ObjectInfo> SeedAsync(string key, byte[] data)
+    {
+        string path = Path.Combine(_server.Root, key);
+        if (key.EndsWith('/'))
+        {
+            Directory.CreateDirectory(path);
+            return new ObjectInfo(key, 0, null, DateTimeOffset.UtcNow);
+        }
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        await File.WriteAllBytesAsync(path, data);
+        return await Store.HeadAsync(key, CancellationToken.None) ?? throw new InvalidOperationException($"nginx does not serve {key}");
     }
 }

@@ -167,6 +167,24 @@ public static class TestServers
         return (server, () => ProcessRunner.BashOkAsync(stop), () => ProcessRunner.BashOkAsync(start, timeout: TimeSpan.FromMinutes(2)));
     }
 
+    private static readonly Lazy<Task<WebServer>> NginxServer = new(() => StartNginxAsync());
+
+    /// <summary>nginx (Debian) serving a scratch folder read-only, for the http:// backend.</summary>
+    public static Task<WebServer> Nginx => NginxServer.Value;
+
+    private static async Task<WebServer> StartNginxAsync()
+    {
+        int port = FreePortRange(1);
+        string state = Paths.NewDir("nginx");
+        string root = Paths.NewDir("www");
+        string script = Path.Combine(Paths.Repo, "tests", "servers", "nginx.sh");
+        var r = await ProcessRunner.RunAsync(script, ["start", state, port.ToString(), root], timeout: TimeSpan.FromMinutes(1));
+        var server = new S3Server("nginx", new Uri($"http://127.0.0.1:{port}"), "", "", $"{ProcessRunner.Q(script)} stop {ProcessRunner.Q(state)}");
+        lock (Started) Started.Add(server);
+        if (r.ExitCode != 0) throw new InvalidOperationException($"nginx did not start: {r}");
+        return new WebServer(new Uri($"http://127.0.0.1:{port}"), root);
+    }
+
     /// <summary>Stops every server this run started.</summary>
     public static async Task StopAllAsync()
     {
@@ -202,4 +220,15 @@ public static class TestServers
             return false;
         }
     }
+}
+
+/// <summary>
+/// nginx serving <see cref="Root"/> at <c>/html/</c> (HTML index, exact sizes), <c>/json/</c> (JSON index) and
+/// <c>/nosize/</c> (HTML index with rounded sizes), read-only. Tests put files in <see cref="Root"/> directly.
+/// </summary>
+public sealed record WebServer(Uri Endpoint, string Root)
+{
+    /// <summary>The URL of a folder of the root in one index style (html, json or nosize), ending in /.</summary>
+    public Uri Url(string style, string folder = "") =>
+        new(Endpoint, $"/{style}/" + string.Join('/', folder.Split('/', StringSplitOptions.RemoveEmptyEntries).Select(Uri.EscapeDataString)) + (folder.Length > 0 ? "/" : ""));
 }
