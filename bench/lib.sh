@@ -20,6 +20,7 @@ bench_cleanup() {
   for m in "${BENCH_MOUNTS[@]:-}"; do [ -n "$m" ] && fusermount3 -u -z "$m" 2>/dev/null; done
   "$BENCH_ROOT/tests/servers/swift.sh" stop "$BENCH_STATE/swift" 2>/dev/null || true
   "$BENCH_ROOT/tests/servers/s3rver.sh" stop "$BENCH_STATE/s3rver" 2>/dev/null || true
+  "$BENCH_ROOT/tests/servers/nginx.sh" stop "$BENCH_STATE/nginx" 2>/dev/null || true
   pkill -f "$BENCH_STATE" 2>/dev/null || true
   rm -rf "$BENCH_STATE"
 }
