@@ -25,4 +25,10 @@ public sealed record StoreCapabilities
 
     /// <summary>Largest object written in one request, in bytes; larger writes use multipart upload where supported.</summary>
     public long MaxSinglePutBytes { get; init; } = long.MaxValue;
+
+    /// <summary>
+    /// A listing of <c>dir/</c> includes the marker object <c>dir/</c> itself (S3, Swift, GCS). False where markers
+    /// live outside their prefix (Azure's <c>hdi_isfolder</c> blob <c>dir</c>), so rmdir deletes the marker unseen.
+    /// </summary>
+    public bool MarkerInOwnListing { get; init; } = true;
 }

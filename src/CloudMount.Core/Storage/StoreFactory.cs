@@ -89,6 +89,11 @@ public static class StoreFactory
                 // The host is the bucket; the URL's path (unescaped) is the prefix, as for s3://.
                 backend = new Http.HttpObjectStore(new Uri($"{u.Scheme}://{u.Bucket}/"));
                 break;
+            case "az":
+                var (containerClient, azureSource) = Azure.AzureConnector.Connect(u.Bucket, options.Endpoint, options.Anonymous);
+                backend = new Azure.AzureBlobObjectStore(containerClient);
+                credentials = azureSource;
+                break;
             case "swift":
                 var auth = Swift.SwiftAuth.FromEnvironment()
                     ?? throw new StoreUrlException("no Swift credentials: set ST_AUTH, ST_USER and ST_KEY (auth v1), or OS_AUTH_URL, OS_USERNAME, OS_PASSWORD and OS_PROJECT_NAME (Keystone v3)");

@@ -298,7 +298,7 @@ public sealed partial class CloudFileSystem
         {
             throw new FileSystemException(FsError.NotEmpty, $"{name} is not empty");
         }
-        if (page.Objects.Count > 0)
+        if (page.Objects.Count > 0 || !_store.Capabilities.MarkerInOwnListing)
         {
             await _store.DeleteAsync(prefix, cancellationToken).ConfigureAwait(false);
         }

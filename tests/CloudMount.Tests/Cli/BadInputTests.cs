@@ -167,6 +167,28 @@ public sealed class BadInputTests
     }
 
     [Test]
+    public async Task Azure_wrong_key()
+    {
+        var a = await TestServers.Azurite;
+        string container = await a.NewContainerAsync("azcreds");
+        var env = a.Env;
+        env["AZURE_STORAGE_KEY"] = Convert.ToBase64String(new byte[64]);
+        AssertOneLineError(await Run(env, "mount", $"az://{container}", _mnt, "--endpoint", a.Endpoint.ToString()), 1, "the account key or SAS is wrong");
+    }
+
+    [Test]
+    public async Task Azure_missing_container()
+    {
+        var a = await TestServers.Azurite;
+        AssertOneLineError(await Run(a.Env, "mount", "az://no-such-container", _mnt, "--endpoint", a.Endpoint.ToString()), 1, "'no-such-container' does not exist");
+    }
+
+    [Test]
+    public async Task Azure_without_an_account() =>
+        AssertOneLineError(await Run(new Dictionary<string, string?> { ["AZURE_STORAGE_ACCOUNT"] = null, ["AZURE_STORAGE_CONNECTION_STRING"] = null },
+            "ls", "az://data"), 2, "no Azure account");
+
+    [Test]
     public async Task Missing_object_for_cat()
     {
         var s = await TestServers.Swift;

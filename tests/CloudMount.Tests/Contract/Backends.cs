@@ -5,6 +5,7 @@ using CloudMount.Core.Storage.Memory;
 using CloudMount.Core.Storage.S3;
 using CloudMount.Core.Storage.Swift;
 using CloudMount.Core.Storage.Http;
+using CloudMount.Core.Storage.Azure;
 using CloudMount.Tests.Support;
 
 namespace CloudMount.Tests.Contract;
@@ -88,5 +89,18 @@ public sealed class HttpNginxStoreContract(string style) : ObjectStoreContract
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         await File.WriteAllBytesAsync(path, data);
         return await Store.HeadAsync(key, CancellationToken.None) ?? throw new InvalidOperationException($"nginx does not serve {key}");
+    }
+}
+
+/// <summary>az:// on Azurite (npm), Microsoft's Azure Blob emulator.</summary>
+[TestFixture]
+public sealed class AzuriteStoreContract : ObjectStoreContract
+{
+    protected override async Task<IObjectStore> CreateStoreAsync()
+    {
+        var server = await TestServers.Azurite;
+        string container = await server.NewContainerAsync("contract");
+        var (client, _) = AzureConnector.Connect(container, server.Endpoint, anonymous: false, name => server.Env.GetValueOrDefault(name));
+        return new AzureBlobObjectStore(client);
     }
 }

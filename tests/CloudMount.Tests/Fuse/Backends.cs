@@ -58,3 +58,16 @@ public sealed class SwiftNativeMount : SharedBucketConformance
         return ($"swift://{container}", [], server.SwiftEnv);
     }
 }
+
+/// <summary>az:// on Azurite, with another client on the Azure SDK.</summary>
+[TestFixture]
+public sealed class AzuriteMount : SharedBucketConformance
+{
+    protected override async Task<(string, string[], Dictionary<string, string?>)> PrepareAsync()
+    {
+        var server = await TestServers.Azurite;
+        string container = await server.NewContainerAsync("mount");
+        Beside = new AzureBesideClient(server, container);
+        return ($"az://{container}", ["--endpoint", server.Endpoint.ToString()], server.Env);
+    }
+}

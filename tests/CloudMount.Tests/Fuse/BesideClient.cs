@@ -59,3 +59,26 @@ public sealed class LocalBesideClient(string root) : IBesideClient
         return Task.CompletedTask;
     }
 }
+
+public sealed class AzureBesideClient(AzuriteServer server, string container) : IBesideClient
+{
+    private Azure.Storage.Blobs.BlobContainerClient C => server.Container(container);
+
+    public async Task PutAsync(string key, byte[] data) => await C.GetBlobClient(key).UploadAsync(new BinaryData(data), overwrite: true);
+
+    public async Task<byte[]?> GetAsync(string key)
+    {
+        var blob = C.GetBlobClient(key);
+        if (!await blob.ExistsAsync()) return null;
+        return (await blob.DownloadContentAsync()).Value.Content.ToArray();
+    }
+
+    public async Task<List<string>> KeysAsync(string prefix)
+    {
+        var keys = new List<string>();
+        await foreach (var b in C.GetBlobsAsync(Azure.Storage.Blobs.Models.BlobTraits.None, Azure.Storage.Blobs.Models.BlobStates.None, prefix, default)) keys.Add(b.Name);
+        return keys;
+    }
+
+    public async Task DeleteAsync(string key) => await C.GetBlobClient(key).DeleteIfExistsAsync();
+}

@@ -185,6 +185,23 @@ public static class TestServers
         return new WebServer(new Uri($"http://127.0.0.1:{port}"), root);
     }
 
+    private static readonly Lazy<Task<AzuriteServer>> AzuriteInstance = new(() => StartAzuriteAsync());
+
+    /// <summary>Azurite (npm), Microsoft's Azure Blob emulator, for az://.</summary>
+    public static Task<AzuriteServer> Azurite => AzuriteInstance.Value;
+
+    private static async Task<AzuriteServer> StartAzuriteAsync()
+    {
+        int port = FreePortRange(1);
+        string state = Paths.NewDir("azurite");
+        string script = Path.Combine(Paths.Repo, "tests", "servers", "azurite.sh");
+        var r = await ProcessRunner.RunAsync(script, ["start", state, port.ToString()], timeout: TimeSpan.FromMinutes(3));
+        var server = new S3Server("azurite", new Uri($"http://127.0.0.1:{port}"), "", "", $"{ProcessRunner.Q(script)} stop {ProcessRunner.Q(state)}");
+        lock (Started) Started.Add(server);
+        if (r.ExitCode != 0) throw new InvalidOperationException($"azurite did not start: {r}");
+        return new AzuriteServer(new Uri($"http://127.0.0.1:{port}/devstoreaccount1"));
+    }
+
     /// <summary>Stops every server this run started.</summary>
     public static async Task StopAllAsync()
     {
@@ -231,4 +248,29 @@ public sealed record WebServer(Uri Endpoint, string Root)
     /// <summary>The URL of a folder of the root in one index style (html, json or nosize), ending in /.</summary>
     public Uri Url(string style, string folder = "") =>
         new(Endpoint, $"/{style}/" + string.Join('/', folder.Split('/', StringSplitOptions.RemoveEmptyEntries).Select(Uri.EscapeDataString)) + (folder.Length > 0 ? "/" : ""));
+}
+
+/// <summary>Azurite's blob endpoint, with the emulator's documented account and key.</summary>
+public sealed record AzuriteServer(Uri Endpoint)
+{
+    /// <summary>Azurite's well-known development account.</summary>
+    public const string Account = "devstoreaccount1";
+
+    /// <summary>Azurite's well-known development key (published in its documentation).</summary>
+    public const string Key = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+    /// <summary>Environment for cloudmount: account and key (the endpoint goes in --endpoint).</summary>
+    public Dictionary<string, string?> Env => new() { ["AZURE_STORAGE_ACCOUNT"] = Account, ["AZURE_STORAGE_KEY"] = Key, ["AZURE_STORAGE_CONNECTION_STRING"] = null };
+
+    /// <summary>A container client of the test's own (another client beside the mount).</summary>
+    public Azure.Storage.Blobs.BlobContainerClient Container(string name) =>
+        new(new Uri(Endpoint.AbsoluteUri.TrimEnd('/') + "/" + name), new Azure.Storage.StorageSharedKeyCredential(Account, Key));
+
+    /// <summary>Creates a fresh container with a unique name.</summary>
+    public async Task<string> NewContainerAsync(string hint)
+    {
+        string name = $"{hint}-{Guid.NewGuid():n}"[..Math.Min(40, hint.Length + 13)].ToLowerInvariant();
+        await Container(name).CreateAsync();
+        return name;
+    }
 }
