@@ -89,6 +89,11 @@ public static class StoreFactory
                 // The host is the bucket; the URL's path (unescaped) is the prefix, as for s3://.
                 backend = new Http.HttpObjectStore(new Uri($"{u.Scheme}://{u.Bucket}/"));
                 break;
+            case "gs":
+                var (gcs, gcsSource) = await Gcs.GcsConnector.ConnectAsync(u.Bucket, options.Endpoint, options.Anonymous, options.Home, cancellationToken).ConfigureAwait(false);
+                backend = gcs;
+                credentials = gcsSource;
+                break;
             case "az":
                 var (containerClient, azureSource) = Azure.AzureConnector.Connect(u.Bucket, options.Endpoint, options.Anonymous);
                 backend = new Azure.AzureBlobObjectStore(containerClient);

@@ -13,7 +13,7 @@ public sealed class StoreUrlException(string message) : Exception(message);
 public sealed record StoreUrl(string Scheme, string Bucket, string Path)
 {
     /// <summary>Schemes this build can open.</summary>
-    public static IReadOnlyList<string> Schemes { get; } = ["s3", "swift", "az", "http", "https", "file", "mem"];
+    public static IReadOnlyList<string> Schemes { get; } = ["s3", "gs", "swift", "az", "http", "https", "file", "mem"];
 
     /// <summary>Parses a URL.</summary>
     /// <exception cref="StoreUrlException">Unknown scheme, missing bucket, or characters a bucket name cannot have.</exception>

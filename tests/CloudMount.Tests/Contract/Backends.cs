@@ -6,6 +6,7 @@ using CloudMount.Core.Storage.S3;
 using CloudMount.Core.Storage.Swift;
 using CloudMount.Core.Storage.Http;
 using CloudMount.Core.Storage.Azure;
+using CloudMount.Core.Storage.Gcs;
 using CloudMount.Tests.Support;
 
 namespace CloudMount.Tests.Contract;
@@ -102,5 +103,18 @@ public sealed class AzuriteStoreContract : ObjectStoreContract
         string container = await server.NewContainerAsync("contract");
         var (client, _) = AzureConnector.Connect(container, server.Endpoint, anonymous: false, name => server.Env.GetValueOrDefault(name));
         return new AzureBlobObjectStore(client);
+    }
+}
+
+/// <summary>gs:// on our GCS JSON API test server (no GCS emulator runs here); uploads above 1 MiB go resumable in 256 KiB chunks.</summary>
+[TestFixture]
+public sealed class GcsStoreContract : ObjectStoreContract
+{
+    protected override Task<IObjectStore> CreateStoreAsync()
+    {
+        var server = TestServers.Gcs;
+        string bucket = $"contract-{Guid.NewGuid():n}"[..20];
+        server.CreateBucket(bucket);
+        return Task.FromResult<IObjectStore>(new GcsObjectStore(bucket, server.Endpoint, _ => Task.FromResult<string?>(null), singleRequestBytes: 1024 * 1024, chunkBytes: 256 * 1024));
     }
 }

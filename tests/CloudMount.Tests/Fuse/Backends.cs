@@ -71,3 +71,17 @@ public sealed class AzuriteMount : SharedBucketConformance
         return ($"az://{container}", ["--endpoint", server.Endpoint.ToString()], server.Env);
     }
 }
+
+/// <summary>gs:// on our GCS JSON API test server, reached through STORAGE_EMULATOR_HOST as Google's libraries do.</summary>
+[TestFixture]
+public sealed class GcsMount : SharedBucketConformance
+{
+    protected override Task<(string, string[], Dictionary<string, string?>)> PrepareAsync()
+    {
+        var server = TestServers.Gcs;
+        string bucket = $"mount-{Guid.NewGuid():n}"[..20];
+        server.CreateBucket(bucket);
+        Beside = new GcsBesideClient(server, bucket);
+        return Task.FromResult(($"gs://{bucket}", Array.Empty<string>(), new Dictionary<string, string?> { ["STORAGE_EMULATOR_HOST"] = server.Endpoint.Authority }));
+    }
+}

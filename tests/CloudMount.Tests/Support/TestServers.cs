@@ -202,9 +202,15 @@ public static class TestServers
         return new AzuriteServer(new Uri($"http://127.0.0.1:{port}/devstoreaccount1"));
     }
 
+    private static readonly Lazy<GcsTestServer> GcsInstance = new(() => new GcsTestServer());
+
+    /// <summary>Our GCS JSON API server (in this process), for gs://.</summary>
+    public static GcsTestServer Gcs => GcsInstance.Value;
+
     /// <summary>Stops every server this run started.</summary>
     public static async Task StopAllAsync()
     {
+        if (GcsInstance.IsValueCreated) await GcsInstance.Value.DisposeAsync();
         List<S3Server> all;
         lock (Started) all = [.. Started];
         foreach (var s in all)
