@@ -10,6 +10,7 @@ internal sealed class CommonOptions
     public Option<string?> Endpoint { get; } = new("--endpoint") { Description = "S3-compatible endpoint URL, e.g. http://127.0.0.1:9000 (default: AWS)" };
     public Option<string?> Region { get; } = new("--region") { Description = "Region for signing and for the AWS endpoint (default: from credentials, AWS_REGION, or us-east-1)" };
     public Option<bool> NoSignRequest { get; } = new("--no-sign-request") { Description = "Send unsigned requests (public buckets)" };
+    public Option<bool> UseHttps { get; } = new("--use-https") { Description = "Read s3:// and gs:// buckets through their public https endpoints (or --endpoint), read-only, without credentials (CloudFiles' use_https)" };
     public Option<bool> Verbose { get; } = new("--verbose", "-v") { Description = "Log every retry and more detail" };
     public Option<int> Retries { get; } = new("--retries") { Description = "Attempts per request before an error is reported (exponential random backoff, 0.5 s doubling to 60 s)", DefaultValueFactory = _ => 7 };
 
@@ -18,6 +19,7 @@ internal sealed class CommonOptions
         command.Options.Add(Endpoint);
         command.Options.Add(Region);
         command.Options.Add(NoSignRequest);
+        command.Options.Add(UseHttps);
         command.Options.Add(Verbose);
         command.Options.Add(Retries);
     }
@@ -45,6 +47,7 @@ internal sealed class CommonOptions
             Endpoint = endpoint,
             Region = parse.GetValue(Region),
             Anonymous = parse.GetValue(NoSignRequest),
+            UseHttps = parse.GetValue(UseHttps),
             Logs = logs,
         };
     }

@@ -28,6 +28,12 @@ public sealed record StoreConnectOptions
 
     /// <summary>Log sink.</summary>
     public ILoggerFactory Logs { get; init; } = NullLoggerFactory.Instance;
+
+    /// <summary>
+    /// Turn s3:// and gs:// URLs into their public https endpoints (or <see cref="Endpoint"/>), read-only and
+    /// without credentials, as CloudFiles' <c>use_https</c> does.
+    /// </summary>
+    public bool UseHttps { get; init; }
 }
 
 /// <summary>
@@ -64,6 +70,14 @@ public static class StoreFactory
     public static async Task<OpenedStore> OpenAsync(string url, StoreConnectOptions options, CancellationToken cancellationToken)
     {
         var u = StoreUrl.Parse(url);
+        bool bucketListings = false;
+        if (options.UseHttps && u.Scheme is "s3" or "gs")
+        {
+            // CloudFiles' use_https: read a public bucket over plain https, without credentials or an SDK.
+            var web = options.Endpoint ?? new Uri(u.Scheme == "s3" ? "https://s3.amazonaws.com/" : "https://storage.googleapis.com/");
+            u = new StoreUrl(web.Scheme, web.Authority, (u.Bucket + "/" + u.Path).TrimEnd('/') + (u.Path.Length == 0 || u.Path.EndsWith('/') ? "/" : ""));
+            bucketListings = true;
+        }
         IObjectStore backend;
         string path = u.Path;
         string credentials = "none needed";
@@ -87,7 +101,7 @@ public static class StoreFactory
                 break;
             case "http" or "https":
                 // The host is the bucket; the URL's path (unescaped) is the prefix, as for s3://.
-                backend = new Http.HttpObjectStore(new Uri($"{u.Scheme}://{u.Bucket}/"));
+                backend = new Http.HttpObjectStore(new Uri($"{u.Scheme}://{u.Bucket}/"), bucketListings: bucketListings);
                 break;
             case "gs":
                 var (gcs, gcsSource) = await Gcs.GcsConnector.ConnectAsync(u.Bucket, options.Endpoint, options.Anonymous, options.Home, cancellationToken).ConfigureAwait(false);

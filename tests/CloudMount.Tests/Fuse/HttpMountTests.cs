@@ -116,4 +116,31 @@ public sealed class HttpMountTests
         Assert.That(unreachable.StderrLines[0], Does.Contain("cannot reach http://127.0.0.1"));
         Assert.That(Mounts.IsMounted(mnt), Is.False);
     }
+
+    [Test]
+    public async Task Use_https_reads_a_public_bucket_over_plain_http_from_its_s3_listing()
+    {
+        // s3rver answers unsigned requests, as a public bucket does.
+        var s3 = await TestServers.S3rver;
+        string bucket = await s3.NewBucketAsync("public");
+        byte[] data = RandomBytes(200_000);
+        // (s3rver drops a prefix that holds only deeper prefixes, so runs/ holds a file too.)
+        await s3.PutAsync(bucket, "runs/7/result.bin", data);
+        await s3.PutAsync(bucket, "runs/index.txt", "7\n"u8.ToArray());
+        await s3.PutAsync(bucket, "readme.txt", "public data\n"u8.ToArray());
+        string[] web = ["--use-https", "--endpoint", s3.Endpoint.ToString()];
+        var env = new Dictionary<string, string?> { ["AWS_ACCESS_KEY_ID"] = null, ["AWS_SECRET_ACCESS_KEY"] = null };
+        var cat = await CloudMountAsync(["cat", $"s3://{bucket}/readme.txt", .. web], env);
+        Assert.That(cat.Stdout, Is.EqualTo("public data\n"), cat.ToString());
+
+        string mnt = Paths.NewDir("usehttps");
+        await using var mount = await MountProcess.StartAsync($"s3://{bucket}", mnt, web, env);
+        Assert.That(await BashOkAsync($"cd {Q(mnt)} && find . -type f | sort"), Is.EqualTo("./readme.txt\n./runs/7/result.bin\n./runs/index.txt\n"));
+        Assert.That((await BashOkAsync($"stat -c %s {Q(mnt)}/runs/7/result.bin")).Trim(), Is.EqualTo("200000"));
+        Assert.That((await BashOkAsync($"md5sum < {Q(mnt)}/runs/7/result.bin")).Split(' ')[0], Is.EqualTo(Convert.ToHexStringLower(MD5.HashData(data))));
+        var write = await BashAsync($"touch {Q(mnt)}/new");
+        Assert.That(write.Stderr, Does.Contain("Read-only file system"));
+        string log = await mount.StopAsync();
+        Assert.That(log, Does.Contain("HEAD 0,").And.Contain("PUT 0,"));
+    }
 }

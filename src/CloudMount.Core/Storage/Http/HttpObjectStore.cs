@@ -14,12 +14,19 @@ public sealed class HttpObjectStore : IObjectStore
 {
     private readonly HttpClient _http;
     private readonly Uri _base;
+    private readonly bool _bucketListings;
 
     /// <summary>Creates a store whose keys are paths under <paramref name="baseUrl"/>.</summary>
     /// <param name="baseUrl">An http or https URL; a trailing slash is added.</param>
     /// <param name="timeout">Per-request timeout.</param>
-    public HttpObjectStore(Uri baseUrl, TimeSpan? timeout = null)
+    /// <param name="bucketListings">
+    /// The first segment of every key is a bucket of an S3-style public endpoint (CloudFiles' <c>use_https</c>:
+    /// <c>https://s3.amazonaws.com/BUCKET/...</c>, <c>https://storage.googleapis.com/BUCKET/...</c>), listed with
+    /// <c>GET /BUCKET?prefix=P&amp;delimiter=/</c> (ListBucketResult XML) instead of index pages.
+    /// </param>
+    public HttpObjectStore(Uri baseUrl, TimeSpan? timeout = null, bool bucketListings = false)
     {
+        _bucketListings = bucketListings;
         _base = new Uri(baseUrl.AbsoluteUri.EndsWith('/') ? baseUrl.AbsoluteUri : baseUrl.AbsoluteUri + "/");
         _http = new HttpClient(new SocketsHttpHandler
         {
@@ -146,6 +153,7 @@ public sealed class HttpObjectStore : IObjectStore
 
     private async Task<IReadOnlyList<IndexEntry>> IndexAsync(string directory, bool mustExist, CancellationToken ct)
     {
+        if (_bucketListings) return await BucketIndexAsync(directory, ct).ConfigureAwait(false);
         var url = directory.Length == 0 ? _base : UriOf(directory);
         using var r = await SendAsync(new HttpRequestMessage(HttpMethod.Get, url), HttpCompletionOption.ResponseContentRead, ct).ConfigureAwait(false);
         if (r.StatusCode == HttpStatusCode.NotFound)
@@ -163,6 +171,35 @@ public sealed class HttpObjectStore : IObjectStore
         {
             throw new InvalidResponseException($"{url}: cannot read the index page: {e.Message}");
         }
+    }
+
+    /// <summary>One directory of a public bucket, through its ListBucketResult pages.</summary>
+    private async Task<IReadOnlyList<IndexEntry>> BucketIndexAsync(string directory, CancellationToken ct)
+    {
+        int slash = directory.IndexOf('/');
+        if (slash <= 0) throw new InvalidResponseException($"{Name}: name a bucket (https://host/BUCKET/...) to list");
+        string bucket = directory[..slash], prefix = directory[(slash + 1)..];
+        var all = new List<IndexEntry>();
+        string? marker = null;
+        do
+        {
+            var url = new Uri(_base, $"{Uri.EscapeDataString(bucket)}?prefix={Uri.EscapeDataString(prefix)}&delimiter=%2F" + (marker is null ? "" : $"&marker={Uri.EscapeDataString(marker)}"));
+            using var r = await SendAsync(new HttpRequestMessage(HttpMethod.Get, url), HttpCompletionOption.ResponseContentRead, ct).ConfigureAwait(false);
+            if (r.StatusCode == HttpStatusCode.NotFound) throw new BucketNotFoundException(bucket);
+            if (!r.IsSuccessStatusCode) throw Fail(r, directory);
+            try
+            {
+                var (entries, next) = IndexParser.ParseBucketListing(await r.Content.ReadAsStringAsync(ct).ConfigureAwait(false), bucket + "/");
+                all.AddRange(entries);
+                marker = next;
+            }
+            catch (FormatException e)
+            {
+                throw new InvalidResponseException($"{url}: cannot read the bucket listing: {e.Message}");
+            }
+        }
+        while (marker is not null);
+        return all;
     }
 
     /// <inheritdoc/>

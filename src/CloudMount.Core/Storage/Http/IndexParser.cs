@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using System.Xml.Linq;
 
 namespace CloudMount.Core.Storage.Http;
 
@@ -60,6 +61,48 @@ public static partial class IndexParser
         {
             throw new FormatException($"not nginx's JSON index: {e.Message}", e);
         }
+    }
+
+    /// <summary>
+    /// Parses an S3 ListBucketResult (ListObjects v1), which public buckets' https endpoints of S3 and GCS (its XML
+    /// API) give for <c>GET /BUCKET?prefix=P&amp;delimiter=/</c>: Contents (Key, Size, ETag, LastModified) and
+    /// CommonPrefixes. Keys come back prefixed with <paramref name="bucketKey"/> ("BUCKET/").
+    /// </summary>
+    /// <returns>The entries, and the marker to continue from when the result is truncated.</returns>
+    /// <exception cref="FormatException">Not a ListBucketResult.</exception>
+    public static (IReadOnlyList<IndexEntry> Entries, string? NextMarker) ParseBucketListing(string body, string bucketKey)
+    {
+        XElement root;
+        try
+        {
+            root = XElement.Parse(body);
+        }
+        catch (System.Xml.XmlException e)
+        {
+            throw new FormatException($"not XML: {e.Message}", e);
+        }
+        if (root.Name.LocalName != "ListBucketResult") throw new FormatException($"<{root.Name.LocalName}> is not a ListBucketResult");
+        string? Child(XElement e, string name) => e.Elements().FirstOrDefault(x => x.Name.LocalName == name)?.Value;
+        var entries = new List<IndexEntry>();
+        string? last = null;
+        foreach (var e in root.Elements())
+        {
+            if (e.Name.LocalName == "Contents" && Child(e, "Key") is { } key)
+            {
+                last = key;
+                if (key.EndsWith('/')) continue; // a directory marker: the prefix speaks for it
+                long? size = long.TryParse(Child(e, "Size"), NumberStyles.None, CultureInfo.InvariantCulture, out long n) ? n : null;
+                DateTimeOffset? modified = DateTimeOffset.TryParse(Child(e, "LastModified"), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t) ? t : null;
+                entries.Add(new IndexEntry(bucketKey + key, false, size, modified, Child(e, "ETag")));
+            }
+            else if (e.Name.LocalName == "CommonPrefixes" && Child(e, "Prefix") is { } prefix)
+            {
+                last = prefix;
+                entries.Add(new IndexEntry(bucketKey + prefix, true, 0, null));
+            }
+        }
+        bool truncated = string.Equals(Child(root, "IsTruncated"), "true", StringComparison.OrdinalIgnoreCase);
+        return (entries, truncated ? Child(root, "NextMarker") ?? last : null);
     }
 
     [GeneratedRegex("<a\\s[^>]*?href\\s*=\\s*[\"']([^\"'#?]+)[\"'][^>]*>", RegexOptions.IgnoreCase)]
