@@ -123,6 +123,10 @@ public static class StoreFactory
                 throw new StoreUrlException($"unknown scheme '{u.Scheme}'");
         }
         var stats = new RequestStats();
+        if (backend is IReportsInnerRequests inner)
+        {
+            inner.InnerRequest = kind => stats.AddRequest(kind, ok: true, TimeSpan.Zero);
+        }
         IObjectStore store = new RetryingObjectStore(
             new ChecksumObjectStore(new CountingObjectStore(backend, stats)),
             options.Retry, stats, options.Logs.CreateLogger("store"));

@@ -79,6 +79,10 @@ public sealed class HttpMountTests
         {
             Assert.That(log, Does.Contain("HEAD 0,"), "sizes and dates come from the index");
         }
+        else
+        {
+            Assert.That(log, Does.Not.Contain("HEAD 0,"), "a rounded size (3.0M) costs a HEAD, and the count says so");
+        }
     }
 
     [Test]

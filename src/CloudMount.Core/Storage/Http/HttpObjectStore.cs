@@ -10,7 +10,7 @@ namespace CloudMount.Core.Storage.Http;
 /// exactly; reads are range GETs pinned with If-Match to the ETag seen (RFC 9110 §13.1.1); writes throw
 /// <see cref="ReadOnlyStoreException"/> (EROFS on a mount).
 /// </summary>
-public sealed class HttpObjectStore : IObjectStore
+public sealed class HttpObjectStore : IObjectStore, IReportsInnerRequests
 {
     private readonly HttpClient _http;
     private readonly Uri _base;
@@ -43,6 +43,9 @@ public sealed class HttpObjectStore : IObjectStore
 
     /// <inheritdoc/>
     public string Name { get; }
+
+    /// <inheritdoc/>
+    public Action<Decorators.RequestKind>? InnerRequest { get; set; }
 
     /// <inheritdoc/>
     public StoreCapabilities Capabilities { get; } = new() { CanWrite = false, ServerSideCopy = false, Metadata = false };
@@ -148,6 +151,7 @@ public sealed class HttpObjectStore : IObjectStore
         {
             return new ObjectInfo(e.Key, size, e.ETag, modified);
         }
+        InnerRequest?.Invoke(Decorators.RequestKind.Head);
         return await HeadAsync(e.Key, ct).ConfigureAwait(false) ?? new ObjectInfo(e.Key, e.Size ?? 0, e.ETag, e.Modified ?? DateTimeOffset.UnixEpoch);
     }
 
@@ -181,8 +185,12 @@ public sealed class HttpObjectStore : IObjectStore
         string bucket = directory[..slash], prefix = directory[(slash + 1)..];
         var all = new List<IndexEntry>();
         string? marker = null;
+        bool first = true;
         do
         {
+            // The first page is the LIST the caller counts; further pages are ours to report.
+            if (!first) InnerRequest?.Invoke(Decorators.RequestKind.List);
+            first = false;
             var url = new Uri(_base, $"{Uri.EscapeDataString(bucket)}?prefix={Uri.EscapeDataString(prefix)}&delimiter=%2F" + (marker is null ? "" : $"&marker={Uri.EscapeDataString(marker)}"));
             using var r = await SendAsync(new HttpRequestMessage(HttpMethod.Get, url), HttpCompletionOption.ResponseContentRead, ct).ConfigureAwait(false);
             if (r.StatusCode == HttpStatusCode.NotFound) throw new BucketNotFoundException(bucket);

@@ -145,6 +145,7 @@ public sealed partial class SwiftObjectStore
     /// <summary>The segment paths (<c>/container/name</c>) of a static large object, or none for any other object.</summary>
     internal async Task<IReadOnlyList<string>> LargeObjectSegmentsAsync(string key, CancellationToken ct)
     {
+        InnerRequest?.Invoke(Decorators.RequestKind.Get);
         using var r = await SendAsync(s => new HttpRequestMessage(HttpMethod.Get, ObjectUri(s, key).AbsoluteUri + "?multipart-manifest=get&format=raw"),
             HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
         if (r.StatusCode == HttpStatusCode.NotFound) return [];
@@ -164,6 +165,7 @@ public sealed partial class SwiftObjectStore
     /// <summary>Deletes an object by its account path (<c>/container/name</c>); a missing one is fine.</summary>
     internal async Task DeletePathAsync(string path, CancellationToken ct)
     {
+        InnerRequest?.Invoke(Decorators.RequestKind.Delete);
         using var r = await SendAsync(s => new HttpRequestMessage(HttpMethod.Delete, PathUri(s, path)), HttpCompletionOption.ResponseContentRead, ct).ConfigureAwait(false);
         if (!r.IsSuccessStatusCode && r.StatusCode != HttpStatusCode.NotFound) throw Fail(r, path);
     }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
+using CloudMount.Core.Storage.Decorators;
 
 namespace CloudMount.Core.Storage.Swift;
 
@@ -18,7 +19,7 @@ namespace CloudMount.Core.Storage.Swift;
 /// files, which go up while they are written) are static large objects (<see cref="SwiftLargeObjects"/>); a POST replaces all of an object's metadata and drops its
 /// Content-Encoding unless it is sent again, so <see cref="UpdateMetadataAsync"/> always sends the whole set.
 /// </remarks>
-public sealed partial class SwiftObjectStore : IObjectStore
+public sealed partial class SwiftObjectStore : IObjectStore, IReportsInnerRequests
 {
     /// <summary>Swift's default max_file_size: 5 GiB.</summary>
     public const long MaxObjectBytes = 5L * 1024 * 1024 * 1024;
@@ -61,6 +62,9 @@ public sealed partial class SwiftObjectStore : IObjectStore
 
     /// <inheritdoc/>
     public string Name { get; }
+
+    /// <inheritdoc/>
+    public Action<RequestKind>? InnerRequest { get; set; }
 
     /// <inheritdoc/>
     public StoreCapabilities Capabilities { get; }
@@ -235,6 +239,7 @@ public sealed partial class SwiftObjectStore : IObjectStore
         if (empty.Count == 0) return;
         await Parallel.ForEachAsync(empty, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = ct }, async (i, token) =>
         {
+            InnerRequest?.Invoke(RequestKind.Head);
             using var r = await SendAsync(s => new HttpRequestMessage(HttpMethod.Head, ObjectUri(s, objects[i].Key)), HttpCompletionOption.ResponseHeadersRead, token).ConfigureAwait(false);
             if (r.IsSuccessStatusCode && Header(r, "X-Object-Manifest") is not null)
             {
@@ -384,6 +389,7 @@ public sealed partial class SwiftObjectStore : IObjectStore
     {
         if (_segmentsExist is null)
         {
+            InnerRequest?.Invoke(RequestKind.Head);
             using var r = await SendAsync(s => new HttpRequestMessage(HttpMethod.Head, $"{s.StorageUrl}/{Uri.EscapeDataString(SegmentContainer)}"),
                 HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
             _segmentsExist = r.IsSuccessStatusCode;
