@@ -53,7 +53,8 @@ public sealed class ChecksumObjectStore(IObjectStore inner) : DelegatingObjectSt
         return info;
     }
 
-    private sealed class Md5VerifyingStream(Stream inner, byte[] expected, string key) : ReadOnlyStreamBase
+    /// <summary>Hashes a whole-object body as it streams; at its end an MD5 other than <c>expected</c> fails the read.</summary>
+    internal sealed class Md5VerifyingStream(Stream inner, byte[] expected, string key) : ReadOnlyStreamBase
     {
         private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
         private bool _done;

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -237,10 +236,10 @@ public sealed partial class GcsObjectStore : IObjectStore
             ContentEncoding = r.Content.Headers.ContentEncoding.Count > 0 ? string.Join(", ", r.Content.Headers.ContentEncoding) : null,
             Metadata = metadata.Count > 0 ? metadata : null,
         };
-        Stream body = new ResponseBody(await r.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), r);
+        Stream body = new HttpResponseBody(await r.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), r);
         if (offset == 0 && length == total && Md5FromGoogHash(r) is { } md5)
         {
-            body = new Md5Check(body, md5, $"{Name}/{key}");
+            body = new Decorators.ChecksumObjectStore.Md5VerifyingStream(body, md5, $"{Name}/{key}");
         }
         return new ObjectReadResult(body, info, new ByteRange(offset, length));
     }
@@ -399,48 +398,5 @@ public sealed partial class GcsObjectStore : IObjectStore
         return ValueTask.CompletedTask;
     }
 
-    private sealed class ResponseBody(Stream inner, HttpResponseMessage response) : ReadOnlyStreamBase
-    {
-        protected override ValueTask<int> ReadCoreAsync(Memory<byte> buffer, CancellationToken cancellationToken) => inner.ReadAsync(buffer, cancellationToken);
 
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                inner.Dispose();
-                response.Dispose();
-            }
-            base.Dispose(disposing);
-        }
-    }
-
-    /// <summary>Hashes the body as it streams and fails at its end if the MD5 differs from the service's.</summary>
-    private sealed class Md5Check(Stream inner, byte[] expected, string what) : ReadOnlyStreamBase
-    {
-        private readonly IncrementalHash _md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
-
-        protected override async ValueTask<int> ReadCoreAsync(Memory<byte> buffer, CancellationToken cancellationToken)
-        {
-            int n = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-            if (n > 0)
-            {
-                _md5.AppendData(buffer.Span[..n]);
-            }
-            else if (!_md5.GetHashAndReset().AsSpan().SequenceEqual(expected))
-            {
-                throw new ChecksumMismatchException($"{what}: the bytes read do not match the object's md5Hash");
-            }
-            return n;
-        }
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                inner.Dispose();
-                _md5.Dispose();
-            }
-            base.Dispose(disposing);
-        }
-    }
 }

@@ -280,7 +280,7 @@ public sealed class HttpObjectStore : IObjectStore, IReportsInnerRequests
             throw new PreconditionFailedException(key, ifMatch);
         }
         var body = await r.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-        return new ObjectReadResult(new ResponseBody(body, r), info, new ByteRange(offset, length));
+        return new ObjectReadResult(new HttpResponseBody(body, r), info, new ByteRange(offset, length));
     }
 
     private ReadOnlyStoreException ReadOnly(string what) => new($"{Name} is a web server: {what} is not possible (read-only)");
@@ -303,19 +303,4 @@ public sealed class HttpObjectStore : IObjectStore, IReportsInnerRequests
         return ValueTask.CompletedTask;
     }
 
-    private sealed class ResponseBody(Stream inner, HttpResponseMessage response) : ReadOnlyStreamBase
-    {
-        protected override ValueTask<int> ReadCoreAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
-            inner.ReadAsync(buffer, cancellationToken);
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                inner.Dispose();
-                response.Dispose();
-            }
-            base.Dispose(disposing);
-        }
-    }
 }

@@ -318,7 +318,7 @@ public sealed partial class SwiftObjectStore : IObjectStore, IReportsInnerReques
             throw new PreconditionFailedException(key, ifMatch);
         }
         var body = await r.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-        return new ObjectReadResult(new OwningStream(body, r), info, new ByteRange(offset, length));
+        return new ObjectReadResult(new HttpResponseBody(body, r), info, new ByteRange(offset, length));
     }
 
     private static void AddWriteHeaders(HttpRequestMessage m, ObjectWriteOptions options, bool forPost)
@@ -457,20 +457,4 @@ public sealed partial class SwiftObjectStore : IObjectStore, IReportsInnerReques
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>A response body that disposes its response with it.</summary>
-    private sealed class OwningStream(Stream inner, HttpResponseMessage response) : ReadOnlyStreamBase
-    {
-        protected override ValueTask<int> ReadCoreAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
-            inner.ReadAsync(buffer, cancellationToken);
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                inner.Dispose();
-                response.Dispose();
-            }
-            base.Dispose(disposing);
-        }
-    }
 }
