@@ -2,7 +2,8 @@
 # Per backend (issue 3): the requests that `ls -lR` of 2,000 objects in 20 folders costs through a fresh mount,
 # and a sequential read of a 256 MiB object through a fresh mount (requests, MiB/s) beside a single-stream curl
 # GET of the same object from the same server. One run. Backends: swift:// (Swift's own API, auth v1) on the
-# Debian Swift; s3:// on the same server for comparison; http:// on nginx serving the same files.
+# Debian Swift; s3:// on the same server for comparison; http:// on nginx serving the same files; az:// on
+# Azurite (npm) with the same files uploaded by cloudmount cp (containers made by bench/azure-container.py).
 #   bench/backends.sh [SIZE_MIB] [FOLDERS] [FILES_PER_FOLDER]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -22,6 +23,14 @@ head -c $((size_mib * 1048576)) /dev/urandom > "$obj"
 curl -sf -X PUT -T "$obj" -H "X-Auth-Token: $SWIFT_TOKEN" "$ep/v1/AUTH_test/big/object.bin" > /dev/null
 NGINX_PORT=$(free_port)
 "$BENCH_ROOT/tests/servers/nginx.sh" start "$BENCH_STATE/nginx" "$NGINX_PORT" "$www"
+AZ_PORT=$(free_port)
+"$BENCH_ROOT/tests/servers/azurite.sh" start "$BENCH_STATE/azurite" "$AZ_PORT"
+AZ_EP="http://127.0.0.1:$AZ_PORT/devstoreaccount1"
+AZ_KEY="Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+AZ_ENV="AZURE_STORAGE_ACCOUNT=devstoreaccount1 AZURE_STORAGE_KEY=$AZ_KEY"
+for c in tree big; do python3 "$BENCH_ROOT/bench/azure-container.py" "$AZ_EP" devstoreaccount1 "$AZ_KEY" "$c" public; done
+env $AZ_ENV "$CM" cp -r "$tree" az://tree/ --endpoint "$AZ_EP" 2>/dev/null
+env $AZ_ENV "$CM" cp "$obj" az://big/object.bin --endpoint "$AZ_EP" 2>/dev/null
 SWIFT_NATIVE_ENV="ST_AUTH=$ep/auth/v1.0 ST_USER=test:tester ST_KEY=testing"
 
 run() { # NAME ENV URL_PREFIX CURL_URL ARGS...
@@ -44,4 +53,5 @@ run() { # NAME ENV URL_PREFIX CURL_URL ARGS...
 echo "$folders x $per objects of 1 KiB; one $size_mib MiB object; Swift on 127.0.0.1, one run:"
 run swift "$SWIFT_NATIVE_ENV" swift:// "$ep/v1/AUTH_test/big/object.bin"
 run s3-on-swift "$SWIFT_ENV" s3:// "$ep/v1/AUTH_test/big/object.bin" --endpoint "$ep"
+run az-azurite "$AZ_ENV" az:// "$AZ_EP/big/object.bin" --endpoint "$AZ_EP"
 run http-nginx "X=1" "http://127.0.0.1:$NGINX_PORT/html/" "http://127.0.0.1:$NGINX_PORT/html/big/object.bin"

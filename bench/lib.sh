@@ -21,6 +21,7 @@ bench_cleanup() {
   "$BENCH_ROOT/tests/servers/swift.sh" stop "$BENCH_STATE/swift" 2>/dev/null || true
   "$BENCH_ROOT/tests/servers/s3rver.sh" stop "$BENCH_STATE/s3rver" 2>/dev/null || true
   "$BENCH_ROOT/tests/servers/nginx.sh" stop "$BENCH_STATE/nginx" 2>/dev/null || true
+  "$BENCH_ROOT/tests/servers/azurite.sh" stop "$BENCH_STATE/azurite" 2>/dev/null || true
   pkill -f "$BENCH_STATE" 2>/dev/null || true
   rm -rf "$BENCH_STATE"
 }
