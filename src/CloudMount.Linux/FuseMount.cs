@@ -21,6 +21,12 @@ public sealed record FuseMountOptions
     /// <summary>Mount read-only at the kernel level too.</summary>
     public bool ReadOnly { get; init; }
 
+    /// <summary>
+    /// Serve extended attributes (object metadata). When off, the kernel learns at the first request that there
+    /// are none and stops asking, which spares small writes a request each (security.capability).
+    /// </summary>
+    public bool ExtendedAttributes { get; init; } = true;
+
     /// <summary>Kernel-side tuning.</summary>
     public FuseTuning Tuning { get; init; } = new();
 
@@ -112,6 +118,11 @@ public sealed class FuseMount : IAsyncDisposable
         vector[argv.Length] = 0;
         var args = new FuseArgs { Argc = argv.Length, Argv = (nint)vector, Allocated = 1 };
         var ops = FuseAdapter.CreateOps();
+        if (!_options.ExtendedAttributes)
+        {
+            // Without these libfuse answers ENOSYS, after which the kernel stops asking (no request per write).
+            ops.Getxattr = ops.Setxattr = ops.Listxattr = ops.Removexattr = 0;
+        }
         _session = Libfuse.SessionNew(&args, &ops, (nuint)sizeof(FuseLowlevelOps), GCHandle.ToIntPtr(_self));
         Libfuse.OptFreeArgs(&args);
         if (_session == 0)

@@ -56,13 +56,14 @@ internal static class MountCommand
         };
         public CompressionOptionSet Compression { get; } = new();
         public Option<string?> MetricsAddr { get; } = new("--metrics-addr") { Description = "Serve Prometheus metrics at http://ADDR/metrics; PORT alone listens on 127.0.0.1" };
+        public Option<bool> NoXattrs { get; } = new("--no-xattrs") { Description = "Serve no extended attributes (object metadata): small writes then skip the kernel's per-write security.capability request" };
         public Option<string> ReadAhead { get; } = new("--read-ahead") { Description = "Largest read-ahead window per open file", DefaultValueFactory = _ => "64MiB" };
         public Option<string> PartSize { get; } = new("--read-part-size") { Description = "Size of one range request of read-ahead", DefaultValueFactory = _ => "8MiB" };
 
         public void AddTo(Command c)
         {
             Common.AddTo(c);
-            foreach (Option o in new Option[] { ReadOnly, Raw, ExactAttrs, PosixAttrs, Uid, Gid, FileMode, DirMode, AllowOther, MetadataTtl, NegativeTtl, CacheDir, CacheSize, MemoryCacheSize, MetricsAddr, ReadAhead, PartSize })
+            foreach (Option o in new Option[] { ReadOnly, Raw, ExactAttrs, PosixAttrs, NoXattrs, Uid, Gid, FileMode, DirMode, AllowOther, MetadataTtl, NegativeTtl, CacheDir, CacheSize, MemoryCacheSize, MetricsAddr, ReadAhead, PartSize })
             {
                 c.Options.Add(o);
             }
@@ -155,6 +156,7 @@ internal static class MountCommand
                 FsName = opened.Url.ToString().TrimEnd('/'),
                 AllowOther = parse.GetValue(o.AllowOther),
                 ReadOnly = vfsOptions.ReadOnly,
+                ExtendedAttributes = !parse.GetValue(o.NoXattrs),
             }, logs.CreateLogger("fuse")).ConfigureAwait(false);
 
             log.LogInformation("mounted {Url} on {MountPoint} (credentials: {Credentials}); Ctrl-C or `fusermount3 -u {MountPoint}` to unmount",

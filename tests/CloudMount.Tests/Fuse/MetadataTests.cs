@@ -168,4 +168,19 @@ public sealed class MetadataTests
         }
         Assert.That(await s.KeysAsync(bucket), Does.Not.Contain("link"));
     }
+
+    [Test]
+    public async Task With_no_xattrs_the_mount_serves_none_and_writes_still_work()
+    {
+        var (s, bucket) = await BucketAsync("noxattr");
+        await s.PutAsync(bucket, "a.csv", Body, null, new Dictionary<string, string> { ["project"] = "alpha" });
+        string mnt = Paths.NewDir("noxattrmnt");
+        await using var mount = await MountAsync(s, bucket, mnt, "--no-xattrs");
+        var r = await BashAsync($"getfattr -n user.project {Q(mnt)}/a.csv");
+        Assert.That(r.ExitCode, Is.Not.Zero);
+        Assert.That(r.Stderr, Does.Contain("Operation not supported"));
+        await BashOkAsync($"dd if=/dev/zero of={Q(mnt)}/w.bin bs=4k count=256 status=none");
+        Assert.That(await s.GetAsync(bucket, "w.bin"), Has.Length.EqualTo(4096 * 256));
+        await mount.StopAsync();
+    }
 }
