@@ -70,13 +70,14 @@ public static class StoreFactory
     public static async Task<OpenedStore> OpenAsync(string url, StoreConnectOptions options, CancellationToken cancellationToken)
     {
         var u = StoreUrl.Parse(url);
-        bool bucketListings = false;
+        Uri? publicBucket = null;
         if (options.UseHttps && u.Scheme is "s3" or "gs")
         {
-            // CloudFiles' use_https: read a public bucket over plain https, without credentials or an SDK.
+            // CloudFiles' use_https: read a public bucket over plain https, without credentials or an SDK. Keys stay
+            // relative to the bucket; the store's base is https://HOST/BUCKET/.
             var web = options.Endpoint ?? new Uri(u.Scheme == "s3" ? "https://s3.amazonaws.com/" : "https://storage.googleapis.com/");
-            u = new StoreUrl(web.Scheme, web.Authority, (u.Bucket + "/" + u.Path).TrimEnd('/') + (u.Path.Length == 0 || u.Path.EndsWith('/') ? "/" : ""));
-            bucketListings = true;
+            publicBucket = new Uri($"{web.GetLeftPart(UriPartial.Authority)}/{Uri.EscapeDataString(u.Bucket)}/");
+            u = new StoreUrl(web.Scheme, web.Authority, u.Path);
         }
         IObjectStore backend;
         string path = u.Path;
@@ -101,7 +102,7 @@ public static class StoreFactory
                 break;
             case "http" or "https":
                 // The host is the bucket; the URL's path (unescaped) is the prefix, as for s3://.
-                backend = new Http.HttpObjectStore(new Uri($"{u.Scheme}://{u.Bucket}/"), bucketListings: bucketListings);
+                backend = new Http.HttpObjectStore(publicBucket ?? new Uri($"{u.Scheme}://{u.Bucket}/"), bucketListings: publicBucket is not null);
                 break;
             case "gs":
                 var (gcs, gcsSource) = await Gcs.GcsConnector.ConnectAsync(u.Bucket, options.Endpoint, options.Anonymous, options.Home, cancellationToken).ConfigureAwait(false);

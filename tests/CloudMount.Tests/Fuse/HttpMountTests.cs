@@ -136,6 +136,12 @@ public sealed class HttpMountTests
         var env = new Dictionary<string, string?> { ["AWS_ACCESS_KEY_ID"] = null, ["AWS_SECRET_ACCESS_KEY"] = null };
         var cat = await CloudMountAsync(["cat", $"s3://{bucket}/readme.txt", .. web], env);
         Assert.That(cat.Stdout, Is.EqualTo("public data\n"), cat.ToString());
+        var ls = await CloudMountAsync(["ls", "-r", $"s3://{bucket}/runs/", .. web], env);
+        Assert.That(ls.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[^1]),
+            Is.EqualTo(new[] { "runs/7/result.bin", "runs/index.txt" }), "keys relative to the bucket, as for s3://");
+        var missing = await CloudMountAsync(["ls", "s3://no-such-public-bucket", .. web], env);
+        Assert.That((missing.ExitCode, missing.StderrLines.Length), Is.EqualTo((1, 1)), missing.ToString());
+        Assert.That(missing.StderrLines[0], Does.Contain("bucket 'no-such-public-bucket' does not exist"));
 
         string mnt = Paths.NewDir("usehttps");
         await using var mount = await MountProcess.StartAsync($"s3://{bucket}", mnt, web, env);

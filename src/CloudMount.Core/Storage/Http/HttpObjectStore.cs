@@ -20,8 +20,8 @@ public sealed class HttpObjectStore : IObjectStore, IReportsInnerRequests
     /// <param name="baseUrl">An http or https URL; a trailing slash is added.</param>
     /// <param name="timeout">Per-request timeout.</param>
     /// <param name="bucketListings">
-    /// The first segment of every key is a bucket of an S3-style public endpoint (CloudFiles' <c>use_https</c>:
-    /// <c>https://s3.amazonaws.com/BUCKET/...</c>, <c>https://storage.googleapis.com/BUCKET/...</c>), listed with
+    /// <paramref name="baseUrl"/> is a bucket of an S3-style public endpoint (CloudFiles' <c>use_https</c>:
+    /// <c>https://s3.amazonaws.com/BUCKET/</c>, <c>https://storage.googleapis.com/BUCKET/</c>), listed with
     /// <c>GET /BUCKET?prefix=P&amp;delimiter=/</c> (ListBucketResult XML) instead of index pages.
     /// </param>
     public HttpObjectStore(Uri baseUrl, TimeSpan? timeout = null, bool bucketListings = false)
@@ -180,9 +180,7 @@ public sealed class HttpObjectStore : IObjectStore, IReportsInnerRequests
     /// <summary>One directory of a public bucket, through its ListBucketResult pages.</summary>
     private async Task<IReadOnlyList<IndexEntry>> BucketIndexAsync(string directory, CancellationToken ct)
     {
-        int slash = directory.IndexOf('/');
-        if (slash <= 0) throw new InvalidResponseException($"{Name}: name a bucket (https://host/BUCKET/...) to list");
-        string bucket = directory[..slash], prefix = directory[(slash + 1)..];
+        string bucketUrl = _base.AbsoluteUri.TrimEnd('/');
         var all = new List<IndexEntry>();
         string? marker = null;
         bool first = true;
@@ -191,13 +189,13 @@ public sealed class HttpObjectStore : IObjectStore, IReportsInnerRequests
             // The first page is the LIST the caller counts; further pages are ours to report.
             if (!first) InnerRequest?.Invoke(Decorators.RequestKind.List);
             first = false;
-            var url = new Uri(_base, $"{Uri.EscapeDataString(bucket)}?prefix={Uri.EscapeDataString(prefix)}&delimiter=%2F" + (marker is null ? "" : $"&marker={Uri.EscapeDataString(marker)}"));
+            var url = new Uri($"{bucketUrl}?prefix={Uri.EscapeDataString(directory)}&delimiter=%2F" + (marker is null ? "" : $"&marker={Uri.EscapeDataString(marker)}"));
             using var r = await SendAsync(new HttpRequestMessage(HttpMethod.Get, url), HttpCompletionOption.ResponseContentRead, ct).ConfigureAwait(false);
-            if (r.StatusCode == HttpStatusCode.NotFound) throw new BucketNotFoundException(bucket);
+            if (r.StatusCode == HttpStatusCode.NotFound) throw new BucketNotFoundException(Uri.UnescapeDataString(_base.Segments[^1].TrimEnd('/')));
             if (!r.IsSuccessStatusCode) throw Fail(r, directory);
             try
             {
-                var (entries, next) = IndexParser.ParseBucketListing(await r.Content.ReadAsStringAsync(ct).ConfigureAwait(false), bucket + "/");
+                var (entries, next) = IndexParser.ParseBucketListing(await r.Content.ReadAsStringAsync(ct).ConfigureAwait(false), "");
                 all.AddRange(entries);
                 marker = next;
             }
