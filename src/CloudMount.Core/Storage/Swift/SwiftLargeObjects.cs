@@ -89,11 +89,11 @@ public sealed partial class SwiftObjectStore
     internal string SegmentPath(string segment) => $"/{SegmentContainer}/{segment}";
 
     private Uri PathUri(SwiftSession s, string path) =>
-        new($"{s.StorageUrl}/{string.Join('/', path.TrimStart('/').Split('/').Select(Uri.EscapeDataString))}");
+        new($"{s.StorageUrl.AbsoluteUri.TrimEnd('/')}/{string.Join('/', path.TrimStart('/').Split('/').Select(Uri.EscapeDataString))}");
 
     internal async Task EnsureSegmentContainerAsync(CancellationToken ct)
     {
-        using var r = await SendAsync(s => new HttpRequestMessage(HttpMethod.Put, $"{s.StorageUrl}/{Uri.EscapeDataString(SegmentContainer)}") { Content = new ByteArrayContent([]) },
+        using var r = await SendAsync(s => new HttpRequestMessage(HttpMethod.Put, $"{s.StorageUrl.AbsoluteUri.TrimEnd('/')}/{Uri.EscapeDataString(SegmentContainer)}") { Content = new ByteArrayContent([]) },
             HttpCompletionOption.ResponseContentRead, ct).ConfigureAwait(false);
         if (!r.IsSuccessStatusCode) throw Fail(r, null);
         _segmentsExist = true;

@@ -77,7 +77,7 @@ public sealed partial class SwiftObjectStore : IObjectStore, IReportsInnerReques
 
     private static string EscapeKey(string key) => string.Join('/', key.Split('/').Select(Uri.EscapeDataString));
 
-    private Uri ObjectUri(SwiftSession s, string key) => new($"{s.StorageUrl}/{Uri.EscapeDataString(_container)}/{EscapeKey(key)}");
+    private Uri ObjectUri(SwiftSession s, string key) => new($"{s.StorageUrl.AbsoluteUri.TrimEnd('/')}/{Uri.EscapeDataString(_container)}/{EscapeKey(key)}");
 
     private async Task<SwiftSession> SessionAsync(SwiftSession? stale, CancellationToken ct)
     {
@@ -186,7 +186,7 @@ public sealed partial class SwiftObjectStore : IObjectStore, IReportsInnerReques
         string query = $"format=json&limit={limit}&prefix={Uri.EscapeDataString(request.Prefix)}"
             + (request.Delimiter is { } d ? $"&delimiter={Uri.EscapeDataString(d)}" : "")
             + (request.PageToken is { } marker ? $"&marker={Uri.EscapeDataString(marker)}" : "");
-        using var r = await SendAsync(s => new HttpRequestMessage(HttpMethod.Get, $"{s.StorageUrl}/{Uri.EscapeDataString(_container)}?{query}"),
+        using var r = await SendAsync(s => new HttpRequestMessage(HttpMethod.Get, $"{s.StorageUrl.AbsoluteUri.TrimEnd('/')}/{Uri.EscapeDataString(_container)}?{query}"),
             HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
         if (r.StatusCode == HttpStatusCode.NoContent) return ListPage.Empty;
         if (!r.IsSuccessStatusCode) throw Fail(r, null);
@@ -264,7 +264,7 @@ public sealed partial class SwiftObjectStore : IObjectStore, IReportsInnerReques
 
     private async Task EnsureContainerAsync(CancellationToken ct)
     {
-        using var r = await SendAsync(s => new HttpRequestMessage(HttpMethod.Head, $"{s.StorageUrl}/{Uri.EscapeDataString(_container)}"),
+        using var r = await SendAsync(s => new HttpRequestMessage(HttpMethod.Head, $"{s.StorageUrl.AbsoluteUri.TrimEnd('/')}/{Uri.EscapeDataString(_container)}"),
             HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
         if (r.StatusCode == HttpStatusCode.NotFound) throw new BucketNotFoundException(_container);
     }
@@ -390,7 +390,7 @@ public sealed partial class SwiftObjectStore : IObjectStore, IReportsInnerReques
         if (_segmentsExist is null)
         {
             InnerRequest?.Invoke(RequestKind.Head);
-            using var r = await SendAsync(s => new HttpRequestMessage(HttpMethod.Head, $"{s.StorageUrl}/{Uri.EscapeDataString(SegmentContainer)}"),
+            using var r = await SendAsync(s => new HttpRequestMessage(HttpMethod.Head, $"{s.StorageUrl.AbsoluteUri.TrimEnd('/')}/{Uri.EscapeDataString(SegmentContainer)}"),
                 HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
             _segmentsExist = r.IsSuccessStatusCode;
         }
