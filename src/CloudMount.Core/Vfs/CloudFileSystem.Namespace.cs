@@ -209,6 +209,12 @@ public sealed partial class CloudFileSystem
             token = page.NextPageToken;
         }
         while (token is not null);
+        if (!_store.Capabilities.MarkerInOwnListing && !keys.Contains(oldPrefix)
+            && await _store.HeadAsync(oldPrefix, ct).ConfigureAwait(false) is not null)
+        {
+            // The directory's own marker lives outside its prefix (Azure's hdi_isfolder blob): move it too.
+            keys.Add(oldPrefix);
+        }
 
         var copied = new System.Collections.Concurrent.ConcurrentBag<string>();
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = ct };

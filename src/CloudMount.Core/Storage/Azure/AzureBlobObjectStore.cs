@@ -200,7 +200,7 @@ public sealed class AzureBlobObjectStore : IObjectStore
         BlobDownloadStreamingResult r;
         try
         {
-            r = (await _container.GetBlobClient(key).DownloadStreamingAsync(options, cancellationToken).ConfigureAwait(false)).Value;
+            r = (await _container.GetBlobClient(BlobName(key)).DownloadStreamingAsync(options, cancellationToken).ConfigureAwait(false)).Value;
         }
         catch (RequestFailedException e) when (e.Status == 416)
         {
@@ -292,8 +292,8 @@ public sealed class AzureBlobObjectStore : IObjectStore
     {
         try
         {
-            var source = _container.GetBlobClient(sourceKey);
-            var operation = await _container.GetBlobClient(destinationKey).StartCopyFromUriAsync(source.Uri, cancellationToken: cancellationToken).ConfigureAwait(false);
+            var source = _container.GetBlobClient(BlobName(sourceKey));
+            var operation = await _container.GetBlobClient(BlobName(destinationKey)).StartCopyFromUriAsync(source.Uri, cancellationToken: cancellationToken).ConfigureAwait(false);
             await operation.WaitForCompletionAsync(TimeSpan.FromMilliseconds(200), cancellationToken).ConfigureAwait(false);
         }
         catch (RequestFailedException e) when (e.Status == 404 && e.ErrorCode != "ContainerNotFound")
@@ -310,7 +310,7 @@ public sealed class AzureBlobObjectStore : IObjectStore
     /// <summary>Sets the blob's metadata (and its Content-Type and Content-Encoding), only if its ETag is still <paramref name="ifMatch"/>.</summary>
     public async Task<ObjectInfo> UpdateMetadataAsync(string key, ObjectWriteOptions options, string? ifMatch, CancellationToken cancellationToken)
     {
-        var blob = _container.GetBlobClient(key);
+        var blob = _container.GetBlobClient(BlobName(key));
         var conditions = ifMatch is null ? null : new BlobRequestConditions { IfMatch = Match(ifMatch) };
         try
         {
