@@ -96,4 +96,46 @@ public sealed class GcsTests
         Assert.That(noCredentials.StderrLines[0], Does.Contain("no usable Google credentials"));
         Assert.That(Mounts.IsMounted(mnt), Is.False);
     }
+
+    [Test]
+    public async Task Multipart_uploads_compose_parts_in_two_rounds_above_32_and_leave_no_parts()
+    {
+        var (server, bucket, store) = NewStore();
+        await using var _ = store;
+        var data = new byte[40 * 1000];
+        new Random(8).NextBytes(data);
+        var content = ObjectContent.FromBytes(data);
+        var upload = await store.Multipart.StartAsync("composed.bin", new ObjectWriteOptions { Metadata = new Dictionary<string, string> { ["k"] = "v" } }, CancellationToken.None);
+        int before = server.Requests.GetValueOrDefault("compose");
+        foreach (int part in Enumerable.Range(1, 40).Reverse())
+        {
+            await upload.UploadPartAsync(part, content.Slice((part - 1) * 1000, 1000), CancellationToken.None);
+        }
+        var info = await upload.CompleteAsync(40, data.Length, CancellationToken.None);
+        Assert.That(info.Size, Is.EqualTo(data.Length));
+        Assert.That(server.Get(bucket, "composed.bin")!.Value.Data, Is.EqualTo(data));
+        Assert.That(server.Get(bucket, "composed.bin")!.Value.Metadata, Does.ContainKey("k").WithValue("v"));
+        Assert.That(server.Requests.GetValueOrDefault("compose") - before, Is.EqualTo(2 + 1), "two groups of at most 32, then the final compose");
+        Assert.That(server.Keys(bucket), Is.EqualTo(new[] { "composed.bin" }), "no temporary parts remain");
+    }
+
+    [Test]
+    public async Task A_large_file_written_through_a_mount_goes_up_in_parts_while_written()
+    {
+        var (server, bucket, store) = NewStore();
+        await store.DisposeAsync();
+        string mnt = Paths.NewDir("gcsbig");
+        var env = new Dictionary<string, string?> { ["STORAGE_EMULATOR_HOST"] = server.Endpoint.Authority };
+        await using var mount = await MountProcess.StartAsync($"gs://{bucket}", mnt, null, env);
+        string src = Path.Combine(Paths.NewDir("gcsbigsrc"), "big.bin");
+        var data = new byte[40 * 1024 * 1024 + 3];
+        new Random(9).NextBytes(data);
+        await File.WriteAllBytesAsync(src, data);
+        int before = server.Requests.GetValueOrDefault("compose");
+        await BashOkAsync($"cp {Q(src)} {Q(mnt)}/big.bin && cmp {Q(src)} {Q(mnt)}/big.bin");
+        Assert.That(server.Get(bucket, "big.bin")!.Value.Data, Is.EqualTo(data));
+        Assert.That(server.Requests.GetValueOrDefault("compose") - before, Is.EqualTo(1), "parts composed once at close");
+        Assert.That(server.Keys(bucket), Is.EqualTo(new[] { "big.bin" }));
+        await mount.StopAsync();
+    }
 }

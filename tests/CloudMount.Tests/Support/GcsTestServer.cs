@@ -188,6 +188,12 @@ public sealed class GcsTestServer : IAsyncDisposable
                 return;
             }
             string key = s[5];
+            if (s.Length == 7 && s[6] == "compose" && req.HttpMethod == "POST")
+            {
+                Count("compose");
+                await ComposeAsync(req, res, bucket, objects, key);
+                return;
+            }
             if (s.Length == 11 && s[6] == "rewriteTo")
             {
                 Count("rewrite");
@@ -439,6 +445,33 @@ public sealed class GcsTestServer : IAsyncDisposable
     {
         int i = haystack.AsSpan(from).IndexOf(needle);
         return i < 0 ? -1 : from + i;
+    }
+
+    /// <summary>objects.compose: the sources' bytes in order (at most 32) as a new object with the destination resource.</summary>
+    private async Task ComposeAsync(HttpListenerRequest req, HttpListenerResponse res, string bucket, ConcurrentDictionary<string, Blob> objects, string key)
+    {
+        var body = JsonNode.Parse(await new StreamReader(req.InputStream).ReadToEndAsync())!.AsObject();
+        var sources = body["sourceObjects"]!.AsArray().Select(o => (string)o!["name"]!).ToList();
+        if (sources.Count is 0 or > 32)
+        {
+            await ErrorAsync(res, 400, "The number of source components provided must be between 1 and 32.");
+            return;
+        }
+        var data = new MemoryStream();
+        foreach (string source in sources)
+        {
+            if (!objects.TryGetValue(source, out var part))
+            {
+                await ErrorAsync(res, 404, $"No such object: {bucket}/{source}");
+                return;
+            }
+            data.Write(part.Data);
+        }
+        var resource = body["destination"] as JsonObject ?? new JsonObject();
+        resource["name"] = key;
+        var blob = NewBlob(data.ToArray(), resource);
+        objects[key] = blob;
+        await JsonAsync(res, Resource(bucket, key, blob));
     }
 
     private async Task RewriteAsync(HttpListenerResponse res, string bucket, ConcurrentDictionary<string, Blob> objects, string source, string destBucket, string destination, Dictionary<string, string> q)
