@@ -224,7 +224,8 @@ public sealed class DataPathTests
         await using var mount = await MountProcess.StartAsync("mem://metrics", mnt, ["--metrics-addr", port.ToString()]);
         await BashOkAsync($"echo hello > {Q(mnt)}/a.txt && cat {Q(mnt)}/a.txt && ls {Q(mnt)}");
         string text = await BashOkAsync($"curl -s http://127.0.0.1:{port}/metrics");
-        Assert.That(text, Does.Match(@"cloudmount_requests_total\{[^}]*kind=""put""[^}]*outcome=""ok""[^}]*\} 1"));
+        // At least one PUT (the format is what is checked here; exact request counts have tests of their own).
+        Assert.That(text, Does.Match(@"cloudmount_requests_total\{[^}]*kind=""put""[^}]*outcome=""ok""[^}]*\} [1-9]"), text);
         Assert.That(text, Does.Contain("cloudmount_bytes_total").And.Contain("cloudmount_request_duration_seconds_bucket"));
     }
 }
