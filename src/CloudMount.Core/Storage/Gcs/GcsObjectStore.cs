@@ -160,8 +160,11 @@ public sealed partial class GcsObjectStore : IObjectStore
         {
             using var doc = JsonDocument.Parse(await r.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false));
             var root = doc.RootElement;
-            var objects = root.TryGetProperty("items", out var items) ? items.EnumerateArray().Select(InfoFrom).ToList() : [];
-            var prefixes = root.TryGetProperty("prefixes", out var p) ? p.EnumerateArray().Select(x => x.GetString()!).ToList() : [];
+            // Parts of uploads in progress (GcsComposeUploads) are not part of the namespace.
+            var objects = root.TryGetProperty("items", out var items)
+                ? items.EnumerateArray().Select(InfoFrom).Where(o => !o.Key.StartsWith(GcsComposeUploads.PartsFolder, StringComparison.Ordinal)).ToList() : [];
+            var prefixes = root.TryGetProperty("prefixes", out var p)
+                ? p.EnumerateArray().Select(x => x.GetString()!).Where(x => x != GcsComposeUploads.PartsFolder).ToList() : [];
             string? next = root.TryGetProperty("nextPageToken", out var n) ? n.GetString() : null;
             return new ListPage(objects, prefixes, string.IsNullOrEmpty(next) ? null : next);
         }
