@@ -76,18 +76,7 @@ public sealed partial class GcsObjectStore : IObjectStore
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         }
         request.Headers.AcceptEncoding.Add(new StringWithQualityHeaderValue("gzip"));
-        try
-        {
-            return await _http.SendAsync(request, completion, ct).ConfigureAwait(false);
-        }
-        catch (HttpRequestException e)
-        {
-            throw new ConnectionFailedException($"cannot reach {_endpoint.GetLeftPart(UriPartial.Authority)}: {e.Message}", e);
-        }
-        catch (TaskCanceledException e) when (!ct.IsCancellationRequested)
-        {
-            throw new ConnectionFailedException($"request to {_endpoint.GetLeftPart(UriPartial.Authority)} timed out", e);
-        }
+        return await HttpExchange.SendAsync(_http, request, completion, _endpoint, ct).ConfigureAwait(false);
     }
 
     private HttpRequestMessage Request(HttpMethod method, string pathAndQuery) => new(method, new Uri(_endpoint, pathAndQuery));
@@ -214,13 +203,7 @@ public sealed partial class GcsObjectStore : IObjectStore
         }
         if (!r.IsSuccessStatusCode) throw await FailAsync(r, key, ifMatch).ConfigureAwait(false);
         long length = r.Content.Headers.ContentLength ?? -1;
-        long offset = 0, total = length;
-        if (r.StatusCode == HttpStatusCode.PartialContent && r.Content.Headers.ContentRange is { From: { } from, Length: { } size })
-        {
-            offset = from;
-            total = size;
-        }
-        else if (!range.IsWholeObject && range.Offset > 0)
+        if (!HttpExchange.TryServedRange(r, range, length, out long offset, out long total))
         {
             r.Dispose();
             throw new InvalidResponseException($"{Name}/{key}: the server ignored the Range header");

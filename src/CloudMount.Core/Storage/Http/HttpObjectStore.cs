@@ -52,21 +52,8 @@ public sealed class HttpObjectStore : IObjectStore, IReportsInnerRequests
 
     private Uri UriOf(string key) => new(_base, string.Join('/', key.Split('/').Select(Uri.EscapeDataString)));
 
-    private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, HttpCompletionOption completion, CancellationToken ct)
-    {
-        try
-        {
-            return await _http.SendAsync(request, completion, ct).ConfigureAwait(false);
-        }
-        catch (HttpRequestException e)
-        {
-            throw new ConnectionFailedException($"cannot reach {_base.GetLeftPart(UriPartial.Authority)}: {e.Message}", e);
-        }
-        catch (TaskCanceledException e) when (!ct.IsCancellationRequested)
-        {
-            throw new ConnectionFailedException($"request to {_base.GetLeftPart(UriPartial.Authority)} timed out", e);
-        }
-    }
+    private Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, HttpCompletionOption completion, CancellationToken ct) =>
+        HttpExchange.SendAsync(_http, request, completion, _base, ct);
 
     private Exception Fail(HttpResponseMessage r, string key, string? ifMatch = null)
     {
@@ -255,13 +242,7 @@ public sealed class HttpObjectStore : IObjectStore, IReportsInnerRequests
         }
         if (!r.IsSuccessStatusCode) throw Fail(r, key, ifMatch);
         long length = r.Content.Headers.ContentLength ?? -1;
-        long offset = 0, total = length;
-        if (r.StatusCode == HttpStatusCode.PartialContent && r.Content.Headers.ContentRange is { From: { } from, Length: { } size })
-        {
-            offset = from;
-            total = size;
-        }
-        else if (!range.IsWholeObject && range.Offset > 0)
+        if (!HttpExchange.TryServedRange(r, range, length, out long offset, out long total))
         {
             r.Dispose();
             throw new InvalidResponseException($"{UriOf(key)}: the server ignored the Range header");

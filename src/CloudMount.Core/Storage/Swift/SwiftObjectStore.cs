@@ -107,19 +107,7 @@ public sealed partial class SwiftObjectStore : IObjectStore, IReportsInnerReques
         {
             using var request = make(session);
             request.Headers.Add("X-Auth-Token", session.Token);
-            HttpResponseMessage r;
-            try
-            {
-                r = await _http.SendAsync(request, completion, ct).ConfigureAwait(false);
-            }
-            catch (HttpRequestException e)
-            {
-                throw new ConnectionFailedException($"cannot reach {session.StorageUrl.GetLeftPart(UriPartial.Authority)}: {e.Message}", e);
-            }
-            catch (TaskCanceledException e) when (!ct.IsCancellationRequested)
-            {
-                throw new ConnectionFailedException($"request to {session.StorageUrl.GetLeftPart(UriPartial.Authority)} timed out", e);
-            }
+            var r = await HttpExchange.SendAsync(_http, request, completion, session.StorageUrl, ct).ConfigureAwait(false);
             if (r.StatusCode != HttpStatusCode.Unauthorized || attempt > 0 || _auth is SwiftPresetToken)
             {
                 return r;
@@ -300,13 +288,7 @@ public sealed partial class SwiftObjectStore : IObjectStore, IReportsInnerReques
         }
         if (!r.IsSuccessStatusCode) throw Fail(r, key, ifMatch);
         long length = r.Content.Headers.ContentLength ?? throw Fail(r, key);
-        long offset = 0, total = length;
-        if (r.StatusCode == HttpStatusCode.PartialContent && r.Content.Headers.ContentRange is { From: { } from, Length: { } size })
-        {
-            offset = from;
-            total = size;
-        }
-        else if (!range.IsWholeObject && range.Offset > 0)
+        if (!HttpExchange.TryServedRange(r, range, length, out long offset, out long total))
         {
             r.Dispose();
             throw new InvalidResponseException($"{Name}: the server ignored the Range header reading {key}");
