@@ -5,11 +5,16 @@
 set -uo pipefail
 cd "$(dirname "$0")"
 results=artifacts/test-results
+# This run's scratch folders live under one folder of its own, so the safety net below touches only what this
+# run started (another run on the same machine keeps its servers and mounts).
+run_dir=$(mktemp -d /tmp/cloudmount-run-XXXXXX) || { echo "0 passed, 1 failed (cannot create a scratch folder in /tmp)"; exit 1; }
+export TMPDIR=$run_dir
 
 cleanup() {
-  # Safety net for a crashed test host: unmount and stop anything under the tests' scratch folders.
-  grep -o ' /tmp/cloudmount-tests-[^ ]*' /proc/mounts 2>/dev/null | while read -r m; do fusermount3 -u -z "$m" 2>/dev/null; done
-  pkill -f '/tmp/cloudmount-tests-' 2>/dev/null || true
+  # Safety net for a crashed test host: unmount and stop anything under this run's scratch folder.
+  grep -o " $run_dir/[^ ]*" /proc/mounts 2>/dev/null | while read -r m; do fusermount3 -u -z "$m" 2>/dev/null; done
+  pkill -f "$run_dir/" 2>/dev/null || true
+  rm -rf "$run_dir" 2>/dev/null || true
 }
 trap cleanup EXIT
 
@@ -18,6 +23,7 @@ if ! scripts/install-test-deps.sh; then
   exit 1
 fi
 if ! dotnet build CloudMount.sln -c Release --nologo -v quiet; then
+  echo "test.sh: step 'dotnet build' failed (errors above)"
   echo "0 passed, 1 failed (build failed)"
   exit 1
 fi

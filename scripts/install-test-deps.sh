@@ -15,5 +15,11 @@ command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 "$here/apt-install.sh" "${pkgs[@]}"
 cd "$here/../tests/servers"
 if [ ! -x node_modules/.bin/s3rver ] || [ ! -f node_modules/azurite/dist/src/blob/main.js ]; then
-  npm install --no-audit --no-fund --silent >/dev/null
+  log=$(mktemp)
+  if ! npm install --no-audit --no-fund >"$log" 2>&1; then
+    echo "install-test-deps: npm install in tests/servers failed: $(grep -E 'ERR!' "$log" | head -3 | tr '\n' ' ' | cut -c1-300)" >&2
+    rm -f "$log"
+    exit 1
+  fi
+  rm -f "$log"
 fi
