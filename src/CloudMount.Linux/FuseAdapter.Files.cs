@@ -51,7 +51,7 @@ internal sealed partial class FuseAdapter
             string n = Utf8(name);
             r.What = "create " + n;
             var flags = FuseStat.Decode(fi->Flags);
-            a.Run(r, a.CreateAsync(r, parent, n, flags));
+            a.Run(r, a.CreateAsync(r, parent, n, flags, Caller(r, mode)));
         }
         catch (Exception e)
         {
@@ -59,9 +59,9 @@ internal sealed partial class FuseAdapter
         }
     }
 
-    private async ValueTask CreateAsync(FuseRequest r, ulong parent, string name, OpenFlags flags)
+    private async ValueTask CreateAsync(FuseRequest r, ulong parent, string name, OpenFlags flags, NodeCreation creation)
     {
-        var (entry, open) = await _fs.CreateAsync(parent, name, flags, r.Token).ConfigureAwait(false);
+        var (entry, open) = await _fs.CreateAsync(parent, name, flags, creation, r.Token).ConfigureAwait(false);
         if (SendCreate(r, entry, open) != 0)
         {
             // The kernel never saw the file: it will send neither forget nor release for it.

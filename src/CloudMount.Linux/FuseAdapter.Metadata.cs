@@ -45,7 +45,7 @@ internal sealed partial class FuseAdapter
             string target = Utf8(link);
             string n = Utf8(name);
             r.What = "symlink " + n;
-            a.Run(r, a.EntryAsync(r, a._fs.SymlinkAsync(parent, n, target, r.Token)));
+            a.Run(r, a.EntryAsync(r, a._fs.SymlinkAsync(parent, n, target, Caller(r, 0x1FF), r.Token)));
         }
         catch (Exception e)
         {

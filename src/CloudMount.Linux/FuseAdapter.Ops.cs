@@ -14,6 +14,8 @@ internal sealed partial class FuseAdapter
         ForgetMulti = (nint)(delegate* unmanaged[Cdecl]<nint, nuint, FuseForgetData*, void>)&OnForgetMulti,
         Getattr = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, FuseFileInfo*, void>)&OnGetattr,
         Setattr = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, Stat*, int, FuseFileInfo*, void>)&OnSetattr,
+        Mknod = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, byte*, uint, ulong, void>)&OnMknod,
+        Link = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, ulong, byte*, void>)&OnLink,
         Mkdir = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, byte*, uint, void>)&OnMkdir,
         Unlink = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, byte*, void>)&OnUnlink,
         Rmdir = (nint)(delegate* unmanaged[Cdecl]<nint, ulong, byte*, void>)&OnRmdir,

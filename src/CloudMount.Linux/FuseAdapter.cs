@@ -101,6 +101,13 @@ internal sealed partial class FuseAdapter
         r.ReplyAttr(&st, _fs.AttrTimeoutSeconds);
     }
 
+    /// <summary>Who asks to create a node, with the permission bits asked for (the kernel applied the umask).</summary>
+    private static unsafe NodeCreation Caller(FuseRequest r, uint mode)
+    {
+        var c = Libfuse.ReqCtx(r.Req);
+        return new NodeCreation(mode & 0xFFF, c->Uid, c->Gid);
+    }
+
     private async ValueTask ReplyOk(FuseRequest r, ValueTask operation)
     {
         await operation.ConfigureAwait(false);
@@ -259,7 +266,7 @@ internal sealed partial class FuseAdapter
         {
             string n = Utf8(name);
             r.What = "mkdir " + n;
-            a.Run(r, a.EntryAsync(r, a._fs.MkdirAsync(parent, n, r.Token)));
+            a.Run(r, a.EntryAsync(r, a._fs.MkdirAsync(parent, n, Caller(r, mode), r.Token)));
         }
         catch (Exception e)
         {
@@ -268,6 +275,37 @@ internal sealed partial class FuseAdapter
     }
 
     private async ValueTask EntryAsync(FuseRequest r, ValueTask<EntryReply> operation) => ReplyEntry(r, await operation.ConfigureAwait(false));
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static unsafe void OnMknod(nint req, ulong parent, byte* name, uint mode, ulong rdev)
+    {
+        if (!Begin(req, "mknod", out var a, out var r)) return;
+        try
+        {
+            string n = Utf8(name);
+            r.What = "mknod " + n;
+            var kind = NodeKinds.FromMode(mode) ?? throw new FileSystemException(FsError.InvalidArgument, $"mknod of type 0{mode >> 12:o}");
+            a.Run(r, a.EntryAsync(r, a._fs.MknodAsync(parent, n, kind, rdev, Caller(r, mode), r.Token)));
+        }
+        catch (Exception e)
+        {
+            r.Fail(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static unsafe void OnLink(nint req, ulong ino, ulong newParent, byte* newName)
+    {
+        if (!Begin(req, "link", out var a, out var r)) return;
+        try
+        {
+            a.Run(r, a.EntryAsync(r, CloudFileSystem.LinkAsync(ino, newParent, Utf8(newName))));
+        }
+        catch (Exception e)
+        {
+            r.Fail(e);
+        }
+    }
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static unsafe void OnUnlink(nint req, ulong parent, byte* name)

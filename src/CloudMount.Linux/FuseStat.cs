@@ -16,25 +16,22 @@ internal static class FuseStat
     private const int OExcl = 0x80;
     private const int OTrunc = 0x200;
     private const int OAppend = 0x400;
-    private const uint SIfDir = 0x4000;
-    private const uint SIfReg = 0x8000;
-    private const uint SIfLnk = 0xA000;
 
     public static void Fill(ref Stat st, in NodeAttributes a)
     {
         st = default;
         st.StIno = a.Ino;
-        st.StMode = a.Kind switch { NodeKind.Directory => SIfDir, NodeKind.Symlink => SIfLnk, _ => SIfReg } | a.Mode;
+        st.StMode = NodeKinds.TypeBits(a.Kind) | a.Mode;
+        st.StRdev = a.Rdev;
         st.StNlink = a.Nlink;
         st.StUid = a.Uid;
         st.StGid = a.Gid;
         st.StSize = a.Size;
         st.StBlocks = a.Blocks512;
         st.StBlksize = 1 << 20;
-        var t = Timespec.From(a.Mtime);
-        st.StMtim = t;
-        st.StCtim = t;
-        st.StAtim = t;
+        st.StMtim = Timespec.From(a.Mtime);
+        st.StCtim = Timespec.From(a.Ctime ?? a.Mtime);
+        st.StAtim = Timespec.From(a.Atime ?? a.Mtime);
     }
 
     public static void Fill(ref FuseEntryParam e, in EntryReply r)

@@ -52,7 +52,12 @@ internal static class MountCommand
         };
         public Option<bool> PosixAttrs { get; } = new("--posix-attrs")
         {
-            Description = "Store touch -m, chmod and chown of files in mtime/mode/uid/gid metadata as s3fs and rclone do (implies --exact-attrs)",
+            Description = "Accepted for older command lines: POSIX attributes are stored by default (see --no-posix-attrs)",
+            Hidden = true,
+        };
+        public Option<bool> NoPosixAttrs { get; } = new("--no-posix-attrs")
+        {
+            Description = "Store no mode, owner or times in object metadata (chmod, chown and touch then last for the session only)",
         };
         public CompressionOptionSet Compression { get; } = new();
         public Option<string?> MetricsAddr { get; } = new("--metrics-addr") { Description = "Serve Prometheus metrics at http://ADDR/metrics; PORT alone listens on 127.0.0.1" };
@@ -63,7 +68,7 @@ internal static class MountCommand
         public void AddTo(Command c)
         {
             Common.AddTo(c);
-            foreach (Option o in new Option[] { ReadOnly, Raw, ExactAttrs, PosixAttrs, NoXattrs, Uid, Gid, FileMode, DirMode, AllowOther, MetadataTtl, NegativeTtl, CacheDir, CacheSize, MemoryCacheSize, MetricsAddr, ReadAhead, PartSize })
+            foreach (Option o in new Option[] { ReadOnly, Raw, ExactAttrs, PosixAttrs, NoPosixAttrs, NoXattrs, Uid, Gid, FileMode, DirMode, AllowOther, MetadataTtl, NegativeTtl, CacheDir, CacheSize, MemoryCacheSize, MetricsAddr, ReadAhead, PartSize })
             {
                 c.Options.Add(o);
             }
@@ -147,7 +152,7 @@ internal static class MountCommand
                 Decoding = decoding,
                 Compression = compression,
                 ExactAttributes = parse.GetValue(o.ExactAttrs),
-                PosixAttributes = parse.GetValue(o.PosixAttrs),
+                PosixAttributes = !parse.GetValue(o.NoPosixAttrs),
             };
             await using var fs = new CloudFileSystem(opened.Store, vfsOptions, logs.CreateLogger("vfs"));
             await using var mount = await FuseMount.MountAsync(fs, new FuseMountOptions

@@ -3,21 +3,26 @@ using CloudMount.Core.Storage;
 namespace CloudMount.Core.Vfs;
 
 /// <summary>
-/// Changes of attributes and metadata: setattr (size, times, mode, owner) and the metadata changes behind
-/// extended attributes. Each holds the file's gate, so it is ordered with the file's writes and uploads.
+/// Changes of attributes and metadata: setattr (size, mode, owner, times) and the metadata changes behind
+/// extended attributes. A file's change holds the file's gate, so it is ordered with its writes and uploads; a
+/// directory's goes to its marker (<see cref="DirectoryMarkers"/>).
 /// </summary>
-internal sealed class AttributeOps(VfsContext ctx, NodeLookup lookup, WriteBack writeBack, Uploads uploads)
+/// <remarks>
+/// What each change costs (README's POSIX table): on a file with data not yet uploaded, nothing (it goes up with
+/// the upload); on a stored file, one metadata update (S3: a copy of the object onto itself, If-Match its ETag),
+/// plus a HEAD when its metadata is not known; on a directory, one update of its marker, or a PUT creating one.
+/// </remarks>
+internal sealed class AttributeOps(VfsContext ctx, NodeLookup lookup, WriteBack writeBack, Uploads uploads, DirectoryMarkers markers)
 {
     private InodeTable Table => ctx.Table;
 
     /// <summary>
     /// Changes attributes. Size truncates or extends through the staging file (uploaded at once when no handle is
-    /// open, otherwise at flush). With <see cref="VfsOptions.PosixAttributes"/>, mtime, mode, uid and gid of a file
-    /// are stored in its metadata (<see cref="PosixMetadata"/>; a copy of the object onto itself, or with the
-    /// pending upload); otherwise mtime is kept in memory and mode, owner and atime are accepted and not stored.
+    /// open, otherwise at flush). Mode, owner and times are stored in the object's metadata
+    /// (<see cref="PosixMetadata"/>), and ctime becomes now; on a store without metadata they last for the session.
     /// </summary>
     /// <exception cref="FileSystemException">ReadOnly; IsDirectory for a size change on a directory; InvalidArgument
-    /// for a negative size; FileTooLarge beyond the store's largest object; NoSpace.</exception>
+    /// for a negative size or a size change of a special file; FileTooLarge beyond the store's largest object; NoSpace.</exception>
     public async ValueTask<NodeAttributes> SetAttrAsync(ulong ino, SetAttributes changes, CancellationToken ct)
     {
         var n = Table.Get(ino);
@@ -25,6 +30,7 @@ internal sealed class AttributeOps(VfsContext ctx, NodeLookup lookup, WriteBack 
         {
             ctx.ThrowIfReadOnly();
             if (n.IsDirectory) throw new FileSystemException(FsError.IsDirectory, "is a directory");
+            if (n.Kind != NodeKind.File) throw new FileSystemException(FsError.InvalidArgument, $"{n.Name} is not a regular file");
             if (size < 0) throw new FileSystemException(FsError.InvalidArgument, "negative size");
             using var pin = Table.Pin(n);
             using (await InodeGates.EnterAsync(n, ct).ConfigureAwait(false))
@@ -41,39 +47,58 @@ internal sealed class AttributeOps(VfsContext ctx, NodeLookup lookup, WriteBack 
                 }
             }
         }
-        bool posix = ctx.Options.PosixAttributes && !n.IsDirectory
-            && (changes.Mode is not null || changes.Uid is not null || changes.Gid is not null || changes.Mtime is not null);
-        if (posix)
+        if (changes.ChangesPosix)
         {
             ctx.ThrowIfReadOnly();
-            DateTimeOffset shown;
-            lock (Table.Sync) shown = AttributeView.OfLocked(ctx, n).Mtime;
-            await ChangeMetadataAsync(ino, (meta, w) =>
-            {
-                if (changes.Mtime is { } t && w is not null) w.Mtime = t;
-                var old = PosixMetadata.Parse(meta);
-                uint type = n.Kind == NodeKind.Symlink ? PosixMetadata.SymlinkType : PosixMetadata.RegularType;
-                uint permissions = changes.Mode is { } m ? m & 0xFFF : old.Permissions ?? ctx.Options.FileMode;
-                new PosixMetadata(changes.Mtime ?? old.Mtime ?? shown, type | permissions,
-                    changes.Uid ?? old.Uid ?? ctx.Options.Uid, changes.Gid ?? old.Gid ?? ctx.Options.Gid).WriteTo(meta);
-            }, ct).ConfigureAwait(false);
-            return AttributeView.Of(ctx, n);
-        }
-        if (changes.Mtime is { } mtime)
-        {
-            using var pin = Table.Pin(n);
-            using (await InodeGates.EnterAsync(n, ct).ConfigureAwait(false))
+            var now = ctx.Time.GetUtcNow();
+            if (!ctx.StoresPosix)
             {
                 lock (Table.Sync)
                 {
-                    if (n.Write is { } w) w.Mtime = mtime;
-                    n.Mtime = mtime;
+                    var shown = AttributeView.OfLocked(ctx, n);
+                    n.Session = Changed(n, AttributeView.KnownLocked(n), changes, shown, now);
+                    if (changes.Mtime is { } t && n.Write is { } w) w.Mtime = t;
+                    if (changes.Mtime is not null) n.LocalMtime = null;
                     n.Revision++;
                 }
             }
+            else if (n.IsDirectory)
+            {
+                var shown = AttributeView.Of(ctx, n);
+                await markers.ChangeAsync(n, meta => Changed(n, PosixMetadata.Parse(meta), changes, shown, now).WriteTo(meta), ct).ConfigureAwait(false);
+                if (changes.Mtime is not null)
+                {
+                    lock (Table.Sync) n.LocalMtime = null;
+                }
+            }
+            else
+            {
+                var shown = AttributeView.Of(ctx, n);
+                await ChangeMetadataAsync(ino, (meta, w) =>
+                {
+                    Changed(n, PosixMetadata.Parse(meta), changes, shown, now).WriteTo(meta);
+                    if (changes.Mtime is { } t && w is not null) w.Mtime = t;
+                }, ct).ConfigureAwait(false);
+            }
+            lock (Table.Sync) n.LocalCtime = now;
         }
         return AttributeView.Of(ctx, n);
     }
+
+    /// <summary>
+    /// The whole attribute set after a change: what is known, the change on top, defaults for the rest (so the
+    /// stored record is complete), and ctime now.
+    /// </summary>
+    private PosixMetadata Changed(Inode n, PosixMetadata known, SetAttributes c, NodeAttributes shown, DateTimeOffset now) =>
+        new(c.Mtime ?? known.Mtime ?? shown.Mtime,
+            NodeKinds.TypeBits(n.Kind) | (c.Mode is { } m ? m & 0xFFF : known.Permissions ?? shown.Mode),
+            c.Uid ?? known.Uid ?? shown.Uid,
+            c.Gid ?? known.Gid ?? shown.Gid)
+        {
+            Atime = c.Atime ?? known.Atime,
+            Ctime = now,
+            Rdev = known.Rdev,
+        };
 
     private bool IsIdle(Inode n)
     {
@@ -90,7 +115,7 @@ internal sealed class AttributeOps(VfsContext ctx, NodeLookup lookup, WriteBack 
     public async Task ChangeMetadataAsync(ulong ino, Action<Dictionary<string, string>, FileWriteBack?> change, CancellationToken ct)
     {
         var n = Table.Get(ino);
-        if (n.IsDirectory) throw new FileSystemException(FsError.NotSupported, "directories are key prefixes and have no metadata");
+        if (n.IsDirectory) throw new FileSystemException(FsError.NotSupported, "directories keep only POSIX attributes, on their marker");
         using var pin = Table.Pin(n);
         using (await InodeGates.EnterAsync(n, ct).ConfigureAwait(false))
         {
@@ -105,7 +130,7 @@ internal sealed class AttributeOps(VfsContext ctx, NodeLookup lookup, WriteBack 
                     w.Metadata = pending;
                     n.Revision++;
                 }
-                writeBack.MarkDirtyLocked(n, w);
+                writeBack.MarkDirtyLocked(n, w, touchMtime: false);
                 if (IsIdle(n))
                 {
                     await uploads.UploadLockedAsync(n, w, ct).ConfigureAwait(false);
@@ -127,6 +152,7 @@ internal sealed class AttributeOps(VfsContext ctx, NodeLookup lookup, WriteBack 
                 ContentEncoding = head.ContentEncoding,
                 Metadata = meta,
             }, head.ETag, ct).ConfigureAwait(false);
+            if (updated.Metadata is null) updated = updated with { Metadata = meta, ContentType = updated.ContentType ?? head.ContentType, ContentEncoding = updated.ContentEncoding ?? head.ContentEncoding };
             lock (Table.Sync)
             {
                 if (n.Write is { } open)

@@ -66,9 +66,10 @@ public sealed class CloudFileSystem : IAsyncDisposable
         _writeBack = new WriteBack(_ctx, _uploads);
         _files = new OpenFiles(_ctx, _lookup, _writeBack, _uploads, new ReadSources(_ctx, _lookup));
         _dirs = new DirectoryReads(_ctx, _files);
+        var markers = new DirectoryMarkers(_ctx);
         _names = new NamespaceOps(_ctx, _lookup, _writeBack, _files);
         _renames = new RenameOps(_ctx, _names, _writeBack, _uploads);
-        _attributes = new AttributeOps(_ctx, _lookup, _writeBack, _uploads);
+        _attributes = new AttributeOps(_ctx, _lookup, _writeBack, _uploads, markers);
         _xattrs = new Xattrs(_ctx, _lookup, _attributes);
     }
 
@@ -130,7 +131,12 @@ public sealed class CloudFileSystem : IAsyncDisposable
     /// <summary>Creates and opens a new, empty file; it exists locally until its first flush uploads it.</summary>
     /// <exception cref="FileSystemException">ReadOnly, NotDirectory, NameTooLong, Exists (with O_EXCL), IsDirectory, NoSpace.</exception>
     public ValueTask<(EntryReply Entry, OpenReply Open)> CreateAsync(ulong parent, string name, OpenFlags flags, CancellationToken cancellationToken) =>
-        _names.CreateAsync(parent, name, flags, cancellationToken);
+        _names.CreateAsync(parent, name, flags, null, cancellationToken);
+
+    /// <summary>Creates and opens a new, empty file owned by <paramref name="creation"/>'s caller, with its permission bits.</summary>
+    /// <exception cref="FileSystemException">ReadOnly, NotDirectory, NameTooLong, Exists (with O_EXCL), IsDirectory, NoSpace.</exception>
+    public ValueTask<(EntryReply Entry, OpenReply Open)> CreateAsync(ulong parent, string name, OpenFlags flags, NodeCreation creation, CancellationToken cancellationToken) =>
+        _names.CreateAsync(parent, name, flags, creation, cancellationToken);
 
     /// <summary>Reads up to <c>destination.Length</c> bytes at <paramref name="offset"/>, copying them (see <see cref="LeaseAsync"/>).</summary>
     /// <returns>Bytes read; fewer than asked only at the end of the file.</returns>
@@ -183,7 +189,28 @@ public sealed class CloudFileSystem : IAsyncDisposable
     /// <summary>Creates a directory by writing the zero-byte marker <c>name/</c>.</summary>
     /// <exception cref="FileSystemException">ReadOnly, Exists, NotDirectory, NameTooLong.</exception>
     public ValueTask<EntryReply> MkdirAsync(ulong parent, string name, CancellationToken cancellationToken) =>
-        _names.MkdirAsync(parent, name, cancellationToken);
+        _names.MkdirAsync(parent, name, null, cancellationToken);
+
+    /// <summary>Creates a directory owned by <paramref name="creation"/>'s caller, with its permission bits (stored on the marker).</summary>
+    /// <exception cref="FileSystemException">ReadOnly, Exists, NotDirectory, NameTooLong.</exception>
+    public ValueTask<EntryReply> MkdirAsync(ulong parent, string name, NodeCreation creation, CancellationToken cancellationToken) =>
+        _names.MkdirAsync(parent, name, creation, cancellationToken);
+
+    /// <summary>Creates a regular file, fifo, socket or device node (see <see cref="NamespaceOps.MknodAsync"/>).</summary>
+    /// <param name="parent">The directory.</param>
+    /// <param name="name">The new name.</param>
+    /// <param name="kind">What to create.</param>
+    /// <param name="rdev">A device's number (Linux encoding), else 0.</param>
+    /// <param name="creation">Owner and permission bits, or <c>null</c> for the mount's defaults.</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <exception cref="FileSystemException">ReadOnly, Exists, NameTooLong, InvalidArgument, NotSupported.</exception>
+    public ValueTask<EntryReply> MknodAsync(ulong parent, string name, NodeKind kind, ulong rdev, NodeCreation? creation, CancellationToken cancellationToken) =>
+        _names.MknodAsync(parent, name, kind, rdev, creation, cancellationToken);
+
+    /// <summary>Hard links are not supported: objects have one key each (documented; EPERM as for a filesystem without them).</summary>
+    /// <exception cref="FileSystemException">Always NotPermitted.</exception>
+    public static ValueTask<EntryReply> LinkAsync(ulong ino, ulong newParent, string newName) =>
+        throw new FileSystemException(FsError.NotPermitted, "hard links are not supported: an object has one key");
 
     /// <summary>Removes a file: deletes its object (a file never uploaded is only dropped locally).</summary>
     /// <exception cref="FileSystemException">ReadOnly, NotFound, IsDirectory.</exception>
@@ -203,7 +230,12 @@ public sealed class CloudFileSystem : IAsyncDisposable
     /// <summary>Creates a symbolic link the way s3fs stores one, uploaded at once.</summary>
     /// <exception cref="FileSystemException">ReadOnly, Exists, NameTooLong, NotSupported (a store without metadata).</exception>
     public ValueTask<EntryReply> SymlinkAsync(ulong parent, string name, string target, CancellationToken cancellationToken) =>
-        _names.SymlinkAsync(parent, name, target, cancellationToken);
+        _names.SymlinkAsync(parent, name, target, null, cancellationToken);
+
+    /// <summary>Creates a symbolic link owned by <paramref name="creation"/>'s caller.</summary>
+    /// <exception cref="FileSystemException">ReadOnly, Exists, NameTooLong, NotSupported (a store without metadata).</exception>
+    public ValueTask<EntryReply> SymlinkAsync(ulong parent, string name, string target, NodeCreation creation, CancellationToken cancellationToken) =>
+        _names.SymlinkAsync(parent, name, target, creation, cancellationToken);
 
     /// <summary>The target of a symbolic link.</summary>
     /// <exception cref="FileSystemException">InvalidArgument when the node is not a symlink.</exception>

@@ -67,6 +67,9 @@ internal sealed class DirectoryViews : IDisposable
     /// <summary>Records what a HEAD or lookup said about a key. Caller holds the table lock.</summary>
     public void SetObjectLocked(string key, ChildEntry entry) => _meta.SetObject(key, entry);
 
+    /// <summary>What the mount knows of a key, whatever its age (the cache is safe to read without the table lock).</summary>
+    public ChildEntry? Known(string key) => _meta.TryGetObject(key, allowStale: true, out var e) ? e : null;
+
     /// <summary>Records that a key does not exist. Caller holds the table lock.</summary>
     public void SetMissingLocked(string key) => _meta.SetMissing(key);
 
@@ -185,7 +188,7 @@ internal sealed class DirectoryViews : IDisposable
             entries = await ListDirectoryAsync(prefix, ct).ConfigureAwait(false);
             ImmutableDictionary<string, ChildEntry>? previous;
             lock (Table.Sync) _meta.TryGetListing(prefix, allowStale: true, out previous);
-            await ObjectHeads.CompleteListingAsync(_ctx, prefix, entries, previous, ct).ConfigureAwait(false);
+            await ObjectHeads.CompleteListingAsync(_ctx, prefix, entries, previous, Known, ct).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -209,6 +212,7 @@ internal sealed class DirectoryViews : IDisposable
             }
             var snapshot = entries.ToImmutableDictionary(StringComparer.Ordinal);
             _meta.SetListing(prefix, snapshot);
+            dir.Subdirs = snapshot.Values.Count(e => e.Kind == NodeKind.Directory);
             if (dir.Children is { } children)
             {
                 foreach (var (name, child) in children.ToList())

@@ -62,6 +62,18 @@ internal sealed class Inode(ulong ino, NodeKind kind, Inode? parent, string name
     public ObjectInfo? Head;
     /// <summary>Symlinks: the target, once read (or as created here).</summary>
     public string? SymlinkTarget;
+    /// <summary>
+    /// Times changed here that the object does not (yet) carry: a directory's mtime and ctime when entries are
+    /// added or removed (kept for the session), a node's ctime when its attributes change. Cleared when another
+    /// version of the object is seen.
+    /// </summary>
+    public DateTimeOffset? LocalMtime, LocalCtime;
+    /// <summary>
+    /// Attributes set here on a store that keeps no metadata (file://): they last for the session only.
+    /// </summary>
+    public PosixMetadata Session;
+    /// <summary>Directories: how many subdirectories the last listing (plus local changes) showed, for nlink; <c>null</c> before one.</summary>
+    public int? Subdirs;
 
     /// <summary>
     /// Files: the staging state while the file is open for writing or holds data not yet uploaded. The reference
@@ -69,26 +81,36 @@ internal sealed class Inode(ulong ino, NodeKind kind, Inode? parent, string name
     /// </summary>
     public FileWriteBack? Write;
 
-    /// <summary>True when <see cref="Head"/> describes the version the inode shows.</summary>
-    public bool HeadIsCurrent => Head is { } h && !LocalOnly && h.ETag == ETag;
+    /// <summary>
+    /// True when <see cref="Head"/> describes the version the inode shows. For a directory <see cref="Head"/> is its
+    /// marker object's metadata, whatever its ETag (a listing names no marker version).
+    /// </summary>
+    public bool HeadIsCurrent => Head is { } h && (IsDirectory || (!LocalOnly && h.ETag == ETag));
 
     /// <summary>True when the inode has local state that a listing must not overwrite.</summary>
     public bool HasLocalState => LocalOnly || Write is not null;
 }
 
 /// <summary>What a listing, a lookup or a HEAD said about one name.</summary>
-/// <param name="Kind">File, directory, or symlink (known only from the object's metadata).</param>
+/// <param name="Kind">File, directory, symlink or special file (the last two known only from the object's metadata).</param>
 /// <param name="Size">Stored object size in bytes (0 for directories).</param>
 /// <param name="ETag">Object ETag, or <c>null</c>.</param>
 /// <param name="Mtime">Object Last-Modified (the mount's start time for directories).</param>
-/// <param name="Head">The object's full metadata when a HEAD was made for it (<c>--exact-attrs</c>), else <c>null</c>.</param>
+/// <param name="Head">The object's full metadata when known (a HEAD, our own write; for a directory its marker's), else <c>null</c>.</param>
 /// <param name="DecodedSize">For an encoded object, its decoded size in bytes when known, else <c>null</c>.</param>
 public readonly record struct ChildEntry(NodeKind Kind, long Size, string? ETag, DateTimeOffset Mtime, ObjectInfo? Head = null, long? DecodedSize = null)
 {
     /// <summary>
     /// True when <paramref name="head"/> still describes this listed version: same ETag and the same
-    /// Last-Modified to the second (HTTP dates have whole seconds; a metadata change moves Last-Modified).
+    /// Last-Modified within <see cref="MtimeSlackSeconds"/> (HTTP dates have whole seconds; a metadata change by
+    /// another client moves Last-Modified).
     /// </summary>
     public bool Matches(ObjectInfo head) =>
-        head.ETag == ETag && head.LastModified.ToUnixTimeSeconds() == Mtime.ToUnixTimeSeconds();
+        head.ETag == ETag && Math.Abs((head.LastModified - Mtime).TotalSeconds) <= MtimeSlackSeconds;
+
+    /// <summary>
+    /// How far a listing's Last-Modified may be from the one the mount recorded for the same version: the time our
+    /// own upload recorded comes from the answer (or the clock), which may be a second off what listings report.
+    /// </summary>
+    public const double MtimeSlackSeconds = 2;
 }

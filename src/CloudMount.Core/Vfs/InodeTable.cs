@@ -171,7 +171,13 @@ internal sealed class InodeTable
     public Inode UpsertChildLocked(Inode dir, string name, ChildEntry entry)
     {
         dir.Children ??= [];
-        if (dir.Children.TryGetValue(name, out var child) && child.Kind == entry.Kind)
+        if (dir.Children.TryGetValue(name, out var child) && entry.Head is null && entry.Kind == NodeKind.File
+            && !child.IsDirectory && child.Head is { } known && entry.Matches(known))
+        {
+            // A listing cannot tell a symlink or a special file from a file; what the mount learned of this version can.
+            entry = entry with { Kind = child.Kind, Head = known, DecodedSize = child.DecodedSize };
+        }
+        if (child is not null && child.Kind == entry.Kind)
         {
             if (!child.HasLocalState) ApplyEntryLocked(child, entry);
             return child;
@@ -195,8 +201,19 @@ internal sealed class InodeTable
     /// <summary>Takes what a listing, lookup or HEAD said into an inode without local state. Caller holds <see cref="Sync"/>.</summary>
     public static void ApplyEntryLocked(Inode n, ChildEntry entry)
     {
+        if (n.IsDirectory)
+        {
+            // A listing says nothing of a directory's marker: what is known of it stays.
+            if (entry.Head is { } marker) n.Head = marker;
+            if (entry.Head is not null || n.Head is null) n.Mtime = entry.Mtime;
+            return;
+        }
         if (entry.Head is null && n.Head is { } known && !entry.Matches(known)) n.Head = null;
-        if (n.ETag != entry.ETag) n.SymlinkTarget = null;
+        if (n.ETag != entry.ETag)
+        {
+            n.SymlinkTarget = null;
+            n.LocalCtime = null;
+        }
         n.Size = entry.Size;
         n.ETag = entry.ETag;
         n.Mtime = entry.Mtime;

@@ -94,6 +94,12 @@ internal sealed class MetadataCache : IDisposable
     /// <summary>Records what a key is now (and that it is not missing).</summary>
     public void SetObject(string key, ChildEntry entry)
     {
+        // A listing or lookup says nothing of a directory's marker: what was known of it stays.
+        if (entry.Kind == NodeKind.Directory && entry.Head is null && TryGetObject(key, allowStale: true, out var known)
+            && known.Kind == NodeKind.Directory && known.Head is not null)
+        {
+            entry = entry with { Head = known.Head, Mtime = known.Mtime };
+        }
         _cache.Remove(N(key));
         _cache.Set(O(key), new Timed<ChildEntry>(entry, _time.GetTimestamp()), new MemoryCacheEntryOptions { Size = 1 });
     }

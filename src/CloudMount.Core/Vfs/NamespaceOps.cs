@@ -14,11 +14,12 @@ internal sealed class NamespaceOps(VfsContext ctx, NodeLookup lookup, WriteBack 
 
     /// <summary>Creates and opens a new, empty file; it exists locally until its first flush uploads it.</summary>
     /// <exception cref="FileSystemException">ReadOnly, NotDirectory, NameTooLong, Exists (with O_EXCL), IsDirectory, NoSpace.</exception>
-    public async ValueTask<(EntryReply Entry, OpenReply Open)> CreateAsync(ulong parent, string name, OpenFlags flags, CancellationToken ct)
+    public async ValueTask<(EntryReply Entry, OpenReply Open)> CreateAsync(ulong parent, string name, OpenFlags flags, NodeCreation? creation, CancellationToken ct)
     {
         ctx.ThrowIfReadOnly();
         KeyNames.Validate(name);
         var dir = Table.GetDirectory(parent);
+        CheckKeyLength(dir, name);
         while (true)
         {
             using var existing = await PinChildAsync(dir, name, ct).ConfigureAwait(false);
@@ -41,9 +42,12 @@ internal sealed class NamespaceOps(VfsContext ctx, NodeLookup lookup, WriteBack 
                 }
                 try
                 {
-                    var w = writeBack.CreateForNew(n, name);
+                    var posix = NewAttributes(dir, NodeKind.File, creation);
+                    var w = writeBack.CreateForNew(n, name, ctx.StoresPosix ? posix : null);
                     lock (Table.Sync)
                     {
+                        if (!ctx.StoresPosix) n.Session = posix;
+                        AttributeView.EntriesChangedLocked(ctx, dir);
                         n.Write = w;
                         n.OpenCount++;
                         Views.ClearMissingLocked(Table.PrefixLocked(dir) + name);
@@ -69,26 +73,34 @@ internal sealed class NamespaceOps(VfsContext ctx, NodeLookup lookup, WriteBack 
         }
     }
 
-    /// <summary>Creates a directory by writing the zero-byte marker <c>name/</c>.</summary>
+    /// <summary>Creates a directory by writing the zero-byte marker <c>name/</c>, its mode, owner and times in its metadata.</summary>
     /// <exception cref="FileSystemException">ReadOnly, Exists, NotDirectory, NameTooLong.</exception>
-    public async ValueTask<EntryReply> MkdirAsync(ulong parent, string name, CancellationToken ct)
+    public async ValueTask<EntryReply> MkdirAsync(ulong parent, string name, NodeCreation? creation, CancellationToken ct)
     {
         ctx.ThrowIfReadOnly();
         KeyNames.Validate(name);
         var dir = Table.GetDirectory(parent);
+        CheckKeyLength(dir, name + "/");
         using (await InodeGates.EnterAsync(dir, ct).ConfigureAwait(false))
         {
             await ThrowIfExistsAsync(dir, name, ct).ConfigureAwait(false);
             string key = Table.Prefix(dir) + name + "/";
-            var info = await ctx.Store.WriteAsync(key, ObjectContent.FromBytes(ReadOnlyMemory<byte>.Empty),
-                ObjectWriteOptions.Default with { ContentType = "application/x-directory" }, ct).ConfigureAwait(false);
+            var posix = NewAttributes(dir, NodeKind.Directory, creation);
+            var meta = new Dictionary<string, string>(StringComparer.Ordinal);
+            if (ctx.StoresPosix) posix.WriteTo(meta);
+            var options = ObjectWriteOptions.Default with { ContentType = DirectoryMarkers.ContentType, Metadata = meta.Count > 0 ? meta : null };
+            var info = await ctx.Store.WriteAsync(key, ObjectContent.FromBytes(ReadOnlyMemory<byte>.Empty), options, ct).ConfigureAwait(false);
+            var marker = info with { ContentType = DirectoryMarkers.ContentType, Metadata = options.Metadata };
             lock (Table.Sync)
             {
                 ThrowIfGone(dir);
-                var entry = new ChildEntry(NodeKind.Directory, 0, null, info.LastModified);
+                var entry = ObjectHeads.DirectoryEntry(marker);
                 var child = Table.UpsertChildLocked(dir, name, entry);
+                if (!ctx.StoresPosix) child.Session = posix;
+                child.Subdirs = 0;
                 Views.RecordLocked(dir, name, entry);
                 Views.RecordEmptyDirectoryLocked(child); // a new directory is known to be empty
+                AttributeView.EntriesChangedLocked(ctx, dir, subdirDelta: +1);
                 return AttributeView.EntryLocked(ctx, child);
             }
         }
@@ -99,34 +111,106 @@ internal sealed class NamespaceOps(VfsContext ctx, NodeLookup lookup, WriteBack 
     /// metadata is S_IFLNK|0777 (with <c>mtime</c>, <c>uid</c> and <c>gid</c> beside it), uploaded at once.
     /// </summary>
     /// <exception cref="FileSystemException">ReadOnly, Exists, NameTooLong, NotSupported (a store without metadata).</exception>
-    public async ValueTask<EntryReply> SymlinkAsync(ulong parent, string name, string target, CancellationToken ct)
+    public async ValueTask<EntryReply> SymlinkAsync(ulong parent, string name, string target, NodeCreation? creation, CancellationToken ct)
     {
         ctx.ThrowIfReadOnly();
         KeyNames.Validate(name);
+        if (System.Text.Encoding.UTF8.GetByteCount(target) > 4095) throw new FileSystemException(FsError.NameTooLong, "symlink target longer than PATH_MAX");
         if (!ctx.Store.Capabilities.Metadata)
         {
             throw new FileSystemException(FsError.NotSupported, $"{ctx.Store.Name} keeps no object metadata, so it cannot mark an object as a symlink");
         }
         var dir = Table.GetDirectory(parent);
+        CheckKeyLength(dir, name);
+        var n = await PutNodeAsync(dir, name, NodeKind.Symlink, System.Text.Encoding.UTF8.GetBytes(target), NewAttributes(dir, NodeKind.Symlink, creation), ct).ConfigureAwait(false);
+        lock (Table.Sync)
+        {
+            n.SymlinkTarget = target;
+            return AttributeView.EntryLocked(ctx, n);
+        }
+    }
+
+    /// <summary>
+    /// mknod: a regular file (an empty object, as create stores it), or a fifo, socket or device: an empty object
+    /// whose <c>mode</c> metadata carries the type (and <c>rdev</c> the device number), as s3fs stores them.
+    /// </summary>
+    /// <exception cref="FileSystemException">ReadOnly, Exists, NameTooLong, InvalidArgument (a directory or an unknown type),
+    /// NotSupported (a store without metadata).</exception>
+    public async ValueTask<EntryReply> MknodAsync(ulong parent, string name, NodeKind kind, ulong rdev, NodeCreation? creation, CancellationToken ct)
+    {
+        ctx.ThrowIfReadOnly();
+        KeyNames.Validate(name);
+        if (kind is NodeKind.Directory or NodeKind.Symlink) throw new FileSystemException(FsError.InvalidArgument, "mknod makes files, fifos, sockets and devices");
+        if (kind != NodeKind.File && !ctx.Store.Capabilities.Metadata)
+        {
+            throw new FileSystemException(FsError.NotSupported, $"{ctx.Store.Name} keeps no object metadata, so it cannot mark an object as a {kind}");
+        }
+        var dir = Table.GetDirectory(parent);
+        CheckKeyLength(dir, name);
+        var posix = NewAttributes(dir, kind, creation) with { Rdev = kind is NodeKind.CharDevice or NodeKind.BlockDevice ? rdev : null };
+        var n = await PutNodeAsync(dir, name, kind, [], posix, ct).ConfigureAwait(false);
+        lock (Table.Sync) return AttributeView.EntryLocked(ctx, n);
+    }
+
+    /// <summary>Stores a small node (symlink, special or empty file) at once and makes its inode.</summary>
+    private async Task<Inode> PutNodeAsync(Inode dir, string name, NodeKind kind, byte[] body, PosixMetadata posix, CancellationToken ct)
+    {
         using (await InodeGates.EnterAsync(dir, ct).ConfigureAwait(false))
         {
             await ThrowIfExistsAsync(dir, name, ct).ConfigureAwait(false);
             string key = Table.Prefix(dir) + name;
             var meta = new Dictionary<string, string>(StringComparer.Ordinal);
-            new PosixMetadata(ctx.Time.GetUtcNow(), PosixMetadata.SymlinkType | 0x1FF, ctx.Options.Uid, ctx.Options.Gid).WriteTo(meta);
-            var options = new ObjectWriteOptions { ContentType = "application/octet-stream", Metadata = meta };
-            var info = await ctx.Store.WriteAsync(key, ObjectContent.FromBytes(System.Text.Encoding.UTF8.GetBytes(target)), options, ct).ConfigureAwait(false);
-            var head = info with { ContentType = options.ContentType, Metadata = meta };
+            if (ctx.Store.Capabilities.Metadata) posix.WriteTo(meta);
+            var options = new ObjectWriteOptions
+            {
+                ContentType = kind == NodeKind.File ? ContentTypes.ForName(name) : "application/octet-stream",
+                Metadata = meta.Count > 0 ? meta : null,
+            };
+            var info = await ctx.Store.WriteAsync(key, ObjectContent.FromBytes(body), options, ct).ConfigureAwait(false);
+            var head = info with { ContentType = options.ContentType, Metadata = options.Metadata };
             lock (Table.Sync)
             {
                 ThrowIfGone(dir);
-                var entry = new ChildEntry(NodeKind.Symlink, info.Size, info.ETag, info.LastModified, head);
+                var entry = new ChildEntry(kind, info.Size, info.ETag, info.LastModified, head);
                 var n = Table.UpsertChildLocked(dir, name, entry);
-                n.SymlinkTarget = target;
+                if (!ctx.StoresPosix) n.Session = posix;
                 Views.RecordLocked(dir, name, entry);
                 Views.ClearMissingLocked(key);
-                return AttributeView.EntryLocked(ctx, n);
+                AttributeView.EntriesChangedLocked(ctx, dir);
+                return n;
             }
+        }
+    }
+
+    /// <summary>
+    /// The attributes a new node starts with: the caller's permissions and owner (or the mount's defaults), the
+    /// group of a set-group-ID directory (whose subdirectories inherit the bit), now for every time.
+    /// </summary>
+    public PosixMetadata NewAttributes(Inode dir, NodeKind kind, NodeCreation? creation)
+    {
+        var o = ctx.Options;
+        uint perm = kind == NodeKind.Symlink ? 0x1FFu : creation?.Mode & 0xFFF ?? (kind == NodeKind.Directory ? o.DirectoryMode : o.FileMode);
+        uint uid = creation?.Uid ?? o.Uid, gid = creation?.Gid ?? o.Gid;
+        lock (Table.Sync)
+        {
+            var parent = AttributeView.OfLocked(ctx, dir);
+            if ((parent.Mode & 0x400) != 0)
+            {
+                gid = parent.Gid;
+                if (kind == NodeKind.Directory) perm |= 0x400;
+            }
+        }
+        var now = ctx.Time.GetUtcNow();
+        return new PosixMetadata(now, NodeKinds.TypeBits(kind) | perm, uid, gid) { Ctime = now };
+    }
+
+    /// <summary>Throws NameTooLong when the key of <paramref name="name"/> in <paramref name="dir"/> is longer than the store takes.</summary>
+    public void CheckKeyLength(Inode dir, string name)
+    {
+        int bytes = System.Text.Encoding.UTF8.GetByteCount(Table.Prefix(dir)) + System.Text.Encoding.UTF8.GetByteCount(name);
+        if (bytes > ctx.Options.MaxKeyBytes)
+        {
+            throw new FileSystemException(FsError.NameTooLong, $"the key of {name} would be {bytes} bytes, more than the store's {ctx.Options.MaxKeyBytes}");
         }
     }
 
@@ -184,6 +268,8 @@ internal sealed class NamespaceOps(VfsContext ctx, NodeLookup lookup, WriteBack 
                 {
                     Views.RecordLocked(dir, name, null);
                     Table.DetachLocked(child);
+                    AttributeView.EntriesChangedLocked(ctx, dir);
+                    AttributeView.AttributesChangedLocked(ctx, child);
                 }
                 // Open: its staging data stays until the last close, but is no longer anyone's to recover.
                 if (child.Write is { } w)
@@ -232,6 +318,7 @@ internal sealed class NamespaceOps(VfsContext ctx, NodeLookup lookup, WriteBack 
                 Views.RecordLocked(dir, name, null);
                 Views.InvalidatePrefixLocked(prefix);
                 Table.DetachLocked(child);
+                AttributeView.EntriesChangedLocked(ctx, dir, subdirDelta: -1);
             }
         }
     }

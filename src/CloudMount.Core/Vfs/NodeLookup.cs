@@ -63,7 +63,7 @@ internal sealed class NodeLookup(VfsContext ctx)
             else
             {
                 found = await Views.ResolveChildAsync(prefix, name, ct).ConfigureAwait(false);
-                if (found is { Kind: NodeKind.File } listed)
+                if (found is { } listed)
                 {
                     found = await CompleteEntryAsync(dir, name, prefix, listed, ct).ConfigureAwait(false);
                 }
@@ -105,15 +105,33 @@ internal sealed class NodeLookup(VfsContext ctx)
         return n;
     }
 
-    /// <summary>A listed file's entry with the metadata the mount already holds for that version, or (exact attributes) a HEAD.</summary>
+    /// <summary>
+    /// A listed entry with the metadata the mount already holds for that version (a directory: for its marker), or
+    /// with exact attributes a HEAD (of the object, or of the directory's marker).
+    /// </summary>
     private async Task<ChildEntry?> CompleteEntryAsync(Inode dir, string name, string prefix, ChildEntry listed, CancellationToken ct)
     {
+        if (listed.Kind == NodeKind.Directory)
+        {
+            if (Views.Known(prefix + name) is { Kind: NodeKind.Directory, Head: not null } known) return listed with { Head = known.Head, Mtime = known.Mtime };
+            lock (Table.Sync)
+            {
+                if (InodeTable.ChildLocked(dir, name) is { IsDirectory: true, Head: { } h }) return listed with { Head = h, Mtime = h.LastModified };
+            }
+            if (!ctx.ExactAttributes) return listed;
+            var marker = await ctx.Store.HeadAsync(prefix + name + "/", ct).ConfigureAwait(false);
+            return marker is null ? listed : ObjectHeads.DirectoryEntry(marker);
+        }
         lock (Table.Sync)
         {
             if (InodeTable.ChildLocked(dir, name) is { Head: { } h } c && listed.Matches(h))
             {
                 return listed with { Kind = c.Kind, Head = h, DecodedSize = c.DecodedSize };
             }
+        }
+        if (Views.Known(prefix + name) is { Head: { } head } k && k.Kind != NodeKind.Directory && listed.Matches(head))
+        {
+            return listed with { Kind = k.Kind, Head = head, DecodedSize = k.DecodedSize };
         }
         return ctx.ExactAttributes ? await ObjectHeads.HeadEntryAsync(ctx, prefix + name, ct).ConfigureAwait(false) : listed;
     }

@@ -11,9 +11,16 @@ internal static class ObjectHeads
     /// <summary>HEADs made at once while filling a listing's attributes (<see cref="VfsOptions.ExactAttributes"/>).</summary>
     private const int ParallelHeads = 16;
 
-    /// <summary>The entry a HEAD answer describes: a symlink when its <c>mode</c> says so, else a file.</summary>
+    /// <summary>The entry a HEAD answer describes: a symlink or special file when its <c>mode</c> says so, else a file.</summary>
     public static ChildEntry EntryFromHead(ObjectInfo head, long? decodedSize) =>
-        new(PosixMetadata.Parse(head.Metadata).IsSymlink ? NodeKind.Symlink : NodeKind.File, head.Size, head.ETag, head.LastModified, head, decodedSize);
+        new(KindOf(head), head.Size, head.ETag, head.LastModified, head, decodedSize);
+
+    /// <summary>The kind of a (non-marker) object: what its <c>mode</c> metadata says, a file otherwise.</summary>
+    public static NodeKind KindOf(ObjectInfo head) =>
+        PosixMetadata.Parse(head.Metadata).Kind is { } k && k != NodeKind.Directory ? k : NodeKind.File;
+
+    /// <summary>A directory's entry with what its marker object says (its mode, owner and times).</summary>
+    public static ChildEntry DirectoryEntry(ObjectInfo marker) => new(NodeKind.Directory, 0, null, marker.LastModified, marker);
 
     /// <summary>The decoded size of an encoded object, when decoding is on and it can be found cheaply; else <c>null</c>.</summary>
     public static async Task<long?> ProbeDecodedSizeAsync(VfsContext ctx, ObjectInfo head, CancellationToken ct)
@@ -38,20 +45,29 @@ internal static class ObjectHeads
     }
 
     /// <summary>
-    /// Completes a fresh listing's file entries with metadata: entries whose version the previous listing had
-    /// already HEADed keep that answer; with exact attributes, the others are HEADed (<see cref="ParallelHeads"/>
-    /// at once). Entries found gone meanwhile are dropped.
+    /// Completes a fresh listing's entries with what the mount already knows — what it keeps, it keeps: a file
+    /// whose version (ETag) the previous listing or an earlier HEAD, GET or write of ours described keeps that
+    /// metadata and its kind (so a symlink stays a symlink); a directory keeps its marker's metadata. With exact
+    /// attributes the others are HEADed (<see cref="ParallelHeads"/> at once; a directory's marker <c>name/</c>);
+    /// files found gone meanwhile are dropped.
     /// </summary>
+    /// <param name="ctx">The Vfs.</param>
+    /// <param name="prefix">The directory's prefix.</param>
+    /// <param name="entries">The listing, completed in place.</param>
+    /// <param name="previous">The previous listing of the directory, or <c>null</c>.</param>
+    /// <param name="known">What the mount knows of a key (any age), or <c>null</c>.</param>
+    /// <param name="ct">Cancels the HEADs.</param>
     public static async Task CompleteListingAsync(VfsContext ctx, string prefix, Dictionary<string, ChildEntry> entries,
-        IReadOnlyDictionary<string, ChildEntry>? previous, CancellationToken ct)
+        IReadOnlyDictionary<string, ChildEntry>? previous, Func<string, ChildEntry?> known, CancellationToken ct)
     {
         var missing = new List<string>();
         foreach (var (name, e) in entries)
         {
-            if (e.Kind == NodeKind.Directory || e.Head is not null) continue;
-            if (previous is not null && previous.TryGetValue(name, out var old) && old.Head is { } head && e.Matches(head))
+            if (e.Head is not null) continue;
+            ChildEntry? before = previous is not null && previous.TryGetValue(name, out var old) && old.Head is not null ? old : known(prefix + name);
+            if (before is { Head: { } head } b && b.Kind == NodeKind.Directory == (e.Kind == NodeKind.Directory) && (e.Kind == NodeKind.Directory || e.Matches(head)))
             {
-                entries[name] = e with { Kind = old.Kind, Head = head, DecodedSize = old.DecodedSize };
+                entries[name] = e with { Kind = b.Kind, Head = head, DecodedSize = b.DecodedSize, Mtime = e.Kind == NodeKind.Directory ? b.Mtime : e.Mtime };
             }
             else
             {
@@ -61,7 +77,19 @@ internal static class ObjectHeads
         if (!ctx.ExactAttributes || missing.Count == 0) return;
         var found = new ChildEntry?[missing.Count];
         await Parallel.ForEachAsync(Enumerable.Range(0, missing.Count), new ParallelOptions { MaxDegreeOfParallelism = ParallelHeads, CancellationToken = ct },
-            async (i, token) => found[i] = await HeadEntryAsync(ctx, prefix + missing[i], token).ConfigureAwait(false)).ConfigureAwait(false);
+            async (i, token) =>
+            {
+                string name = missing[i];
+                if (entries[name].Kind == NodeKind.Directory)
+                {
+                    var marker = await ctx.Store.HeadAsync(prefix + name + "/", token).ConfigureAwait(false);
+                    found[i] = marker is null ? entries[name] : DirectoryEntry(marker);
+                }
+                else
+                {
+                    found[i] = await HeadEntryAsync(ctx, prefix + name, token).ConfigureAwait(false);
+                }
+            }).ConfigureAwait(false);
         for (int i = 0; i < missing.Count; i++)
         {
             if (found[i] is { } e) entries[missing[i]] = e;

@@ -26,6 +26,7 @@ internal sealed class RenameOps(VfsContext ctx, NamespaceOps names, WriteBack wr
         if ((flags & RenameFlags.Exchange) != 0) throw new FileSystemException(FsError.InvalidArgument, "RENAME_EXCHANGE is not supported");
         var fromDir = Table.GetDirectory(parent);
         var toDir = Table.GetDirectory(newParent);
+        names.CheckKeyLength(toDir, newName + "/");
         while (true)
         {
             using var sourcePin = await names.PinChildAsync(fromDir, name, ct).ConfigureAwait(false);
@@ -120,6 +121,10 @@ internal sealed class RenameOps(VfsContext ctx, NamespaceOps names, WriteBack wr
             Table.MoveLocked(source, toDir, newName);
             Views.ClearMissingLocked(newKey);
             Views.RecordLocked(toDir, newName, AttributeView.LocalEntryLocked(ctx, source));
+            AttributeView.EntriesChangedLocked(ctx, fromDir);
+            AttributeView.EntriesChangedLocked(ctx, toDir);
+            AttributeView.AttributesChangedLocked(ctx, source);
+            if (target is not null) AttributeView.AttributesChangedLocked(ctx, target);
         }
         if (target?.Write is { } gone) await writeBack.TeardownIfIdleLockedAsync(target, gone).ConfigureAwait(false);
         if (source.Write is { } w)
@@ -196,8 +201,12 @@ internal sealed class RenameOps(VfsContext ctx, NamespaceOps names, WriteBack wr
             Views.InvalidatePrefixLocked(newPrefix);
             Views.RecordLocked(fromDir, name, null);
             Table.MoveLocked(source, toDir, newName);
-            Views.RecordLocked(toDir, newName, new ChildEntry(NodeKind.Directory, 0, null, ctx.MountTime));
+            Views.RecordLocked(toDir, newName, source.Head is { } marker ? ObjectHeads.DirectoryEntry(marker) : new ChildEntry(NodeKind.Directory, 0, null, ctx.MountTime));
             Views.ClearMissingLocked(newPrefix[..^1]);
+            bool replaced = target is not null;
+            AttributeView.EntriesChangedLocked(ctx, fromDir, subdirDelta: fromDir == toDir ? (replaced ? -1 : 0) : -1);
+            if (fromDir != toDir) AttributeView.EntriesChangedLocked(ctx, toDir, subdirDelta: replaced ? 0 : +1);
+            AttributeView.AttributesChangedLocked(ctx, source);
             var inside = new List<Inode?>();
             CollectDescendantsLocked(source, inside);
             foreach (var n in inside)

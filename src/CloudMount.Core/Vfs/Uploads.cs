@@ -20,15 +20,23 @@ internal sealed class Uploads(VfsContext ctx)
     public void OnWriteLocked(Inode n, FileWriteBack w, long offset, long length)
     {
         var o = ctx.Options;
-        // With POSIX attributes the mtime metadata is only known at close, so such files go up then.
-        if (w.Session is null && w.Encoding == Codecs.Codec.Identity && !o.PosixAttributes && ctx.Store.Multipart is { } multipart
+        if (w.Session is null && w.Encoding == Codecs.Codec.Identity && ctx.Store.Multipart is { } multipart
             && w.File.Length >= 2 * o.Upload.PartBytes)
         {
             string key = Table.Key(n);
+            // The metadata of an upload is fixed when it starts; the times are only known at close, so an object
+            // stored this way carries none (its Last-Modified, the moment it was completed, stands for mtime).
+            var meta = w.Metadata is { } known ? new Dictionary<string, string>(known, StringComparer.Ordinal) : null;
+            if (o.PosixAttributes && ctx.Store.Capabilities.Metadata)
+            {
+                meta ??= new Dictionary<string, string>(StringComparer.Ordinal);
+                PosixFor(n, meta).WriteTo(meta);
+            }
+            meta = WithoutTimes(meta);
             w.Session = new UploadSession(multipart, key, new ObjectWriteOptions
             {
                 ContentType = w.ContentType ?? ContentTypes.ForName(n.Name),
-                Metadata = w.Metadata is { Count: > 0 } m ? new Dictionary<string, string>(m) : null,
+                Metadata = meta is { Count: > 0 } ? meta : null,
             }, w.File.Path, o.Upload.PartBytes, o.Upload.Concurrency, ctx.Logger, ctx.Store.Name);
             w.Session.OnWrite(0, w.File.Length, w.File.Length);
         }
@@ -63,9 +71,10 @@ internal sealed class Uploads(VfsContext ctx)
         {
             using var counted = Diagnostics.CloudMountMetrics.UploadStarted();
             written = await OptionsAsync(n, w, key, ct).ConfigureAwait(false);
-            if (session is not null && session.Key == key && SameMetadata(session.Options.Metadata, written.Metadata))
+            if (session is not null && session.Key == key && SameMetadata(session.Options.Metadata, WithoutTimes(written.Metadata)))
             {
                 info = await session.CompleteAsync(w.File.Length, ct).ConfigureAwait(false);
+                written = session.Options;
             }
             else
             {
@@ -119,6 +128,25 @@ internal sealed class Uploads(VfsContext ctx)
         }
     }
 
+    /// <summary>A copy of the metadata without the POSIX times (they differ between the start and the end of an upload).</summary>
+    private static Dictionary<string, string>? WithoutTimes(IReadOnlyDictionary<string, string>? meta)
+    {
+        if (meta is null) return null;
+        var d = new Dictionary<string, string>(meta, StringComparer.Ordinal);
+        d.Remove(PosixMetadata.MtimeKey);
+        d.Remove(PosixMetadata.CtimeKey);
+        d.Remove(PosixMetadata.AtimeKey);
+        return d;
+    }
+
+    /// <summary>The POSIX attributes an upload of <paramref name="n"/> stores: its kind, permissions and owner as known, defaults otherwise.</summary>
+    private PosixMetadata PosixFor(Inode n, IReadOnlyDictionary<string, string> meta)
+    {
+        var posix = PosixMetadata.Parse(meta);
+        uint perm = posix.Permissions ?? (n.Kind == NodeKind.Symlink ? 0x1FFu : ctx.Options.FileMode);
+        return posix with { Mode = NodeKinds.TypeBits(n.Kind) | perm, Uid = posix.Uid ?? ctx.Options.Uid, Gid = posix.Gid ?? ctx.Options.Gid };
+    }
+
     private static bool SameMetadata(IReadOnlyDictionary<string, string>? a, IReadOnlyDictionary<string, string>? b)
     {
         if ((a?.Count ?? 0) != (b?.Count ?? 0)) return false;
@@ -128,20 +156,16 @@ internal sealed class Uploads(VfsContext ctx)
 
     /// <summary>
     /// What an upload stores beside the bytes: the Content-Type and user metadata of the object it replaces (or the
-    /// name's type), changes made since, and with <see cref="VfsOptions.PosixAttributes"/> the file's mtime, mode,
-    /// uid and gid (<see cref="PosixMetadata"/>).
+    /// name's type), changes made since, and (<see cref="VfsOptions.PosixAttributes"/>, the default, on a store
+    /// with metadata) the file's mode, uid, gid, mtime and ctime (<see cref="PosixMetadata"/>), at no extra request.
     /// </summary>
     private async Task<ObjectWriteOptions> OptionsAsync(Inode n, FileWriteBack w, string key, CancellationToken ct)
     {
         var meta = w.Metadata is { } m ? new Dictionary<string, string>(m, StringComparer.Ordinal) : null;
-        if (ctx.Options.PosixAttributes)
+        if (ctx.Options.PosixAttributes && ctx.Store.Capabilities.Metadata)
         {
-            if (meta is null && ctx.Store.Capabilities.Metadata) meta = await KnownMetadataAsync(n, w, ct).ConfigureAwait(false);
-            meta ??= new Dictionary<string, string>(StringComparer.Ordinal);
-            var posix = PosixMetadata.Parse(meta);
-            uint type = n.Kind == NodeKind.Symlink ? PosixMetadata.SymlinkType : PosixMetadata.RegularType;
-            new PosixMetadata(w.Mtime, type | (posix.Permissions ?? (n.Kind == NodeKind.Symlink ? 0x1FFu : ctx.Options.FileMode)),
-                posix.Uid ?? ctx.Options.Uid, posix.Gid ?? ctx.Options.Gid).WriteTo(meta);
+            meta ??= await KnownMetadataAsync(n, w, ct).ConfigureAwait(false);
+            (PosixFor(n, meta) with { Mtime = w.Mtime, Ctime = ctx.Time.GetUtcNow() }).WriteTo(meta);
         }
         else if (meta is not null && meta.ContainsKey(PosixMetadata.MtimeKey))
         {

@@ -41,7 +41,10 @@ internal sealed class VfsContext
     public double AttrTimeoutSeconds => Options.MetadataTtl.TotalSeconds;
 
     /// <summary>HEAD every listed file (exact attributes).</summary>
-    public bool ExactAttributes => Options.ExactAttributes || Options.PosixAttributes;
+    public bool ExactAttributes => Options.ExactAttributes;
+
+    /// <summary>POSIX attributes go into object metadata (the store keeps metadata, and the mount stores them).</summary>
+    public bool StoresPosix => Options.PosixAttributes && Store.Capabilities.Metadata;
 
     /// <exception cref="FileSystemException">ReadOnly on a read-only mount.</exception>
     public void ThrowIfReadOnly()

@@ -51,17 +51,23 @@ public sealed record VfsOptions
     /// <summary>
     /// Make one HEAD per file when it is listed or looked up (cached like listings), so stat shows what only an
     /// object's metadata holds before the file is opened: the decoded size of a compressed object, mtime, mode,
-    /// uid and gid kept by s3fs or rclone, and symlinks. Off by default: <c>ls -l</c> then costs one LIST per
-    /// directory and no HEAD, and these attributes show once a file has been opened or its xattrs read.
+    /// uid and gid kept by s3fs or rclone, symlinks and special files, and (a HEAD of each directory's marker)
+    /// the modes and owners of directories. Off by default: <c>ls -l</c> then costs one LIST per directory and no
+    /// HEAD; what the mount wrote or learned itself it shows anyway, and other objects' attributes show once a
+    /// file has been opened or its xattrs read.
     /// </summary>
     public bool ExactAttributes { get; init; }
 
     /// <summary>
-    /// Store <c>touch -m</c>, <c>chmod</c> and <c>chown</c> of files in the object's <c>mtime</c>, <c>mode</c>,
-    /// <c>uid</c> and <c>gid</c> metadata, as s3fs and rclone do (<see cref="PosixMetadata"/>), and write them with
-    /// every upload. Implies <see cref="ExactAttributes"/>.
+    /// Store POSIX attributes in object metadata the way s3fs and rclone do (<see cref="PosixMetadata"/>: mode with
+    /// its type bits, uid, gid, mtime, atime when set, ctime): with every upload at no extra request, on chmod,
+    /// chown and utimens as a metadata update, and on directories through their marker object. On by default;
+    /// a store without metadata (file://) keeps them for the session only.
     /// </summary>
-    public bool PosixAttributes { get; init; }
+    public bool PosixAttributes { get; init; } = true;
+
+    /// <summary>Longest key the store takes, in UTF-8 bytes (S3, GCS, Swift and Azure: 1,024); longer ones are ENAMETOOLONG.</summary>
+    public int MaxKeyBytes { get; init; } = 1024;
 
     /// <summary>Upload settings: part size, parallel parts, and from what size a file goes up in parts while written.</summary>
     public Writing.UploadOptions Upload { get; init; } = new();

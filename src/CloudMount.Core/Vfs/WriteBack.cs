@@ -54,14 +54,21 @@ internal sealed class WriteBack(VfsContext ctx, Uploads uploads)
         return w;
     }
 
-    /// <summary>Gives a new file (create) its staging state: empty, dirty, with its record.</summary>
-    public FileWriteBack CreateForNew(Inode n, string name)
+    /// <summary>Gives a new file (create) its staging state: empty, dirty, with its record and the POSIX attributes it is to be stored with.</summary>
+    public FileWriteBack CreateForNew(Inode n, string name, PosixMetadata? posix)
     {
         var file = StagingIo.Run(ctx, "create a staging file", () => ctx.Staging.Create());
+        Dictionary<string, string>? meta = null;
+        if (posix is { } p)
+        {
+            meta = new Dictionary<string, string>(StringComparer.Ordinal);
+            p.WriteTo(meta);
+        }
         var w = new FileWriteBack(file, hydrated: true, 0, null)
         {
             Mtime = ctx.Time.GetUtcNow(),
             Encoding = ctx.Options.Compression.For(name),
+            Metadata = meta,
         };
         try
         {
@@ -76,14 +83,14 @@ internal sealed class WriteBack(VfsContext ctx, Uploads uploads)
     }
 
     /// <summary>
-    /// Marks the staged data changed: dirty, with a record saying it is being written (written now if the
-    /// record said otherwise).
+    /// Marks the staged data changed: dirty (with mtime now, unless <paramref name="touchMtime"/> is false: a
+    /// metadata change), with a record saying it is being written (written now if the record said otherwise).
     /// </summary>
     /// <exception cref="FileSystemException">NoSpace or Io when the record cannot be written.</exception>
-    public void MarkDirtyLocked(Inode n, FileWriteBack w)
+    public void MarkDirtyLocked(Inode n, FileWriteBack w, bool touchMtime = true)
     {
         w.Dirty = true;
-        w.Mtime = ctx.Time.GetUtcNow();
+        if (touchMtime) w.Mtime = ctx.Time.GetUtcNow();
         if (w.RecordState != PendingUpload.Writing) WriteRecordLocked(ctx, n, w, PendingUpload.Writing, "being written");
         lock (Table.Sync) n.Revision++;
     }
