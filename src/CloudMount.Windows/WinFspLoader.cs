@@ -1,0 +1,53 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
+using CloudMount.Windows.Interop;
+using Microsoft.Win32;
+
+namespace CloudMount.Windows;
+
+/// <summary>
+/// Loads the WinFsp DLL the way FspLoad does (winfsp.h 2186-2230; an inline function there, so ours): first by
+/// its bare name (a DLL next to the program or on the search path), then from the folder the WinFsp installer
+/// records, <c>HKLM\SOFTWARE\WinFsp\InstallDir</c> in the 32-bit registry view (on 64-bit Windows:
+/// <c>HKLM\SOFTWARE\WOW6432Node\WinFsp</c>), plus <c>bin\winfsp-x64.dll</c> (<c>-a64</c> on ARM64).
+/// </summary>
+[SupportedOSPlatform("windows")]
+internal static class WinFspLoader
+{
+    /// <summary>winfsp-ARCH.dll for this process (FSP_DLLNAME, winfsp.h 2189).</summary>
+    public static string DllName => DllNameFor(RuntimeInformation.ProcessArchitecture);
+
+    /// <summary>The DLL name for an architecture: x64, a64 (ARM64) or x86 (FSP_FSCTL_PRODUCT_FILE_ARCH, fsctl.h 72-80).</summary>
+    public static string DllNameFor(Architecture architecture) => architecture switch
+    {
+        Architecture.Arm64 => "winfsp-a64.dll",
+        Architecture.X86 => "winfsp-x86.dll",
+        _ => "winfsp-x64.dll",
+    };
+
+    /// <summary>Loads the DLL and returns its module handle.</summary>
+    /// <exception cref="DllNotFoundException">WinFsp is not installed (with the one line to tell the user).</exception>
+    public static nint Load()
+    {
+        if (NativeLibrary.TryLoad(DllName, out nint module)) return module;
+        string? dir = InstallDir();
+        if (dir is null)
+        {
+            throw new DllNotFoundException($"WinFsp is not installed ({DllName} not found and no InstallDir under HKLM\\{FspConstants.ProductRegistryKey}); install it from the WinFsp releases (winfsp-2.x.msi)");
+        }
+        string path = Path.Combine(dir, "bin", DllName);
+        if (!NativeLibrary.TryLoad(path, out module))
+        {
+            throw new DllNotFoundException($"cannot load {path}: reinstall WinFsp");
+        }
+        return module;
+    }
+
+    /// <summary>The WinFsp install folder from the registry, or null.</summary>
+    public static string? InstallDir()
+    {
+        using var hklm = RegistryKey.OpenBaseKey(RegistryHive.LocalMachine, RegistryView.Registry32);
+        using var key = hklm.OpenSubKey(FspConstants.ProductRegistryKey);
+        return key?.GetValue("InstallDir") as string;
+    }
+}
