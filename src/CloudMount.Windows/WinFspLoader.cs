@@ -26,19 +26,19 @@ internal static class WinFspLoader
     };
 
     /// <summary>Loads the DLL and returns its module handle.</summary>
-    /// <exception cref="DllNotFoundException">WinFsp is not installed (with the one line to tell the user).</exception>
+    /// <exception cref="IOException">WinFsp is not installed, or its DLL does not load (the message is the one line to tell the user).</exception>
     public static nint Load()
     {
         if (NativeLibrary.TryLoad(DllName, out nint module)) return module;
         string? dir = InstallDir();
         if (dir is null)
         {
-            throw new DllNotFoundException($"WinFsp is not installed ({DllName} not found and no InstallDir under HKLM\\{FspConstants.ProductRegistryKey}); install it from the WinFsp releases (winfsp-2.x.msi)");
+            throw new IOException($"WinFsp is not installed ({DllName} not found and no InstallDir under HKLM\\{FspConstants.ProductRegistryKey}); install it from the WinFsp releases (winfsp-2.x.msi)");
         }
         string path = Path.Combine(dir, "bin", DllName);
         if (!NativeLibrary.TryLoad(path, out module))
         {
-            throw new DllNotFoundException($"cannot load {path}: reinstall WinFsp");
+            throw new IOException($"cannot load {path}: reinstall WinFsp");
         }
         return module;
     }

@@ -61,8 +61,7 @@ public sealed class WinFspMount : IAsyncDisposable
     public Task Completion => _host.Stopped.Task;
 
     /// <summary>Mounts <paramref name="fs"/>.</summary>
-    /// <exception cref="DllNotFoundException">WinFsp is not installed.</exception>
-    /// <exception cref="IOException">WinFsp refused the file system or the mount point (the NTSTATUS is in the message).</exception>
+        /// <exception cref="IOException">WinFsp is not installed, or it refused the file system or the mount point (the NTSTATUS is in the message).</exception>
     public static unsafe WinFspMount Mount(CloudFileSystem fs, WinFspMountOptions options, ILogger logger)
     {
         var api = new WinFspApi(WinFspLoader.Load());
