@@ -59,6 +59,24 @@ internal sealed class NodeTable
         get { lock (_lock) return CountLocked(_root) - 1; }
     }
 
+    /// <summary>Forgets every unused cached node (at unmount, and in tests: the Vfs's lookup counts must come back to the root's).</summary>
+    public void ForgetIdle()
+    {
+        List<ulong> forget = [];
+        lock (_lock)
+        {
+            while (_idle.First is { } oldest)
+            {
+                var node = oldest.Value;
+                _idle.RemoveFirst();
+                node.Idle = null;
+                node.Detached = true;
+                IdleIfUnusedLocked(node, forget);
+            }
+        }
+        ForgetAll(forget);
+    }
+
     /// <summary>Splits a Windows path (<c>\dir\file</c>) into store names.</summary>
     /// <exception cref="NtStatusException">STATUS_OBJECT_NAME_INVALID for an empty component.</exception>
     public static string[] Split(string windowsPath)

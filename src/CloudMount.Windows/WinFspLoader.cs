@@ -15,15 +15,7 @@ namespace CloudMount.Windows;
 internal static class WinFspLoader
 {
     /// <summary>winfsp-ARCH.dll for this process (FSP_DLLNAME, winfsp.h 2189).</summary>
-    public static string DllName => DllNameFor(RuntimeInformation.ProcessArchitecture);
-
-    /// <summary>The DLL name for an architecture: x64, a64 (ARM64) or x86 (FSP_FSCTL_PRODUCT_FILE_ARCH, fsctl.h 72-80).</summary>
-    public static string DllNameFor(Architecture architecture) => architecture switch
-    {
-        Architecture.Arm64 => "winfsp-a64.dll",
-        Architecture.X86 => "winfsp-x86.dll",
-        _ => "winfsp-x64.dll",
-    };
+    public static string DllName => WinFspLoaderNames.For(RuntimeInformation.ProcessArchitecture);
 
     /// <summary>Loads the DLL and returns its module handle.</summary>
     /// <exception cref="IOException">WinFsp is not installed, or its DLL does not load (the message is the one line to tell the user).</exception>
@@ -50,4 +42,16 @@ internal static class WinFspLoader
         using var key = hklm.OpenSubKey(FspConstants.ProductRegistryKey);
         return key?.GetValue("InstallDir") as string;
     }
+}
+
+/// <summary>The WinFsp DLL's name per architecture (platform-neutral, so it is tested anywhere).</summary>
+internal static class WinFspLoaderNames
+{
+    /// <summary>x64, a64 (ARM64) or x86, as FSP_FSCTL_PRODUCT_FILE_ARCH (fsctl.h 72-80) names them.</summary>
+    public static string For(Architecture architecture) => architecture switch
+    {
+        Architecture.Arm64 => "winfsp-a64.dll",
+        Architecture.X86 => "winfsp-x86.dll",
+        _ => "winfsp-x64.dll",
+    };
 }

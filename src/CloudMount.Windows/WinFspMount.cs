@@ -86,7 +86,7 @@ public sealed class WinFspMount : IAsyncDisposable
 
     private unsafe void Start(VfsOptions vfs, WinFspMountOptions options)
     {
-        var p = VolumeParameters(vfs, DateTimeOffset.UtcNow);
+        var p = VolumeParameters.For(vfs, DateTimeOffset.UtcNow);
         _interface = (FspFileSystemInterface*)NativeMemory.AllocZeroed((nuint)sizeof(FspFileSystemInterface));
         *_interface = WinFspHost.CreateInterface();
         _self = GCHandle.Alloc(_host);
@@ -103,36 +103,6 @@ public sealed class WinFspMount : IAsyncDisposable
             Check(_api.FileSystemSetMountPoint(_fileSystem, mp), $"mount point {options.MountPoint}");
         }
         Check(_api.FileSystemStartDispatcher(_fileSystem, WinFspHost.DispatcherThreads), "FspFileSystemStartDispatcher");
-    }
-
-    /// <summary>
-    /// The volume parameters: 4 KiB sectors and allocation units, 255-character names, case-sensitive and
-    /// case-preserving (object keys are), Unicode, ACLs from our descriptors, Cleanup only for changed or deleted
-    /// files, the pattern and the single name passed to ReadDirectory / GetDirInfoByName, the cache flushed and
-    /// purged at Cleanup (writes reach us before the upload), one file context per open handle, metadata cached
-    /// for the mount's TTL, and read-only when the mount is.
-    /// </summary>
-    internal static unsafe FspVolumeParams VolumeParameters(VfsOptions vfs, DateTimeOffset now)
-    {
-        var p = new FspVolumeParams
-        {
-            Version = FspConstants.VolumeParamsSize,
-            SectorSize = (ushort)FileInfoMapper.AllocationUnit,
-            SectorsPerAllocationUnit = 1,
-            MaxComponentLength = KeyNames.NameMax,
-            VolumeCreationTime = FileInfoMapper.ToFileTime(now),
-            VolumeSerialNumber = (uint)(now.ToUnixTimeSeconds() & 0xFFFFFFFF),
-            IrpTimeout = FspConstants.IrpTimeoutDefault,
-            IrpCapacity = FspConstants.IrpCapacityDefault,
-            FileInfoTimeout = (uint)Math.Min(vfs.MetadataTtl.TotalMilliseconds, uint.MaxValue),
-            Flags = FspVolumeFlags.CaseSensitiveSearch | FspVolumeFlags.CasePreservedNames | FspVolumeFlags.UnicodeOnDisk
-                | FspVolumeFlags.PersistentAcls | FspVolumeFlags.PostCleanupWhenModifiedOnly | FspVolumeFlags.PassQueryDirectoryPattern
-                | FspVolumeFlags.PassQueryDirectoryFileName | FspVolumeFlags.FlushAndPurgeOnCleanup | FspVolumeFlags.UmFileContextIsUserContext2
-                | (vfs.ReadOnly ? FspVolumeFlags.ReadOnlyVolume : 0),
-        };
-        const string name = "CloudMount";
-        for (int i = 0; i < name.Length; i++) p.FileSystemName[i] = name[i];
-        return p;
     }
 
     private static void Check(int status, string what)
