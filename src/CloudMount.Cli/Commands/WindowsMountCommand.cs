@@ -17,6 +17,9 @@ namespace CloudMount.Cli.Commands;
 [SupportedOSPlatform("windows")]
 internal static class WindowsMountCommand
 {
+    /// <summary>The notice WinFsp's FLOSS exception asks every program using it to show (WinFsp License.txt, condition 2).</summary>
+    public const string WinFspNotice = "WinFsp - Windows File System Proxy, Copyright (C) Bill Zissimopoulos (https://github.com/winfsp/winfsp)";
+
     /// <summary>What the mount needs besides the Vfs.</summary>
     internal sealed record Settings(OpenedStore Opened, VfsOptions Vfs, ReadCaches Caches, string CacheDir, uint? Uid, uint? Gid, uint FileMode, uint DirMode, Uri? MetricsAddr);
 
@@ -49,6 +52,7 @@ internal static class WindowsMountCommand
             VolumeLabel = s.Opened.Url.Scheme == "file" || s.Opened.Url.Bucket.Length == 0 ? "cloudmount" : s.Opened.Url.Bucket,
         }, logs.CreateLogger("winfsp"));
         log.LogInformation("mounted {Url} on {MountPoint} (credentials: {Credentials}); Ctrl-C to unmount", url, mountPoint, s.Opened.CredentialSource);
+        log.LogInformation("{Notice}", WinFspNotice);
         using var metrics = s.MetricsAddr is null ? null : MetricsExporter.Start(s.MetricsAddr);
         var recovery = Task.Run(() => WriteBackRecovery.RunAsync(Path.Combine(s.CacheDir, "staging"), s.Opened.Store, s.Vfs.Upload, logs.CreateLogger("recovery"), CancellationToken.None));
         if (banner is not null) Console.Out.WriteLine(banner(mountPoint));
