@@ -54,7 +54,7 @@ internal sealed partial class WinFsAdapter
         {
             if (context == 0) return default;
             var h = Handle(context);
-            if (h.WriteFh is { } fh)
+            if (Volatile.Read(ref h.WriteFh) is not 0 and var fh)
             {
                 await _fs.FsyncAsync(fh, ct).ConfigureAwait(false);
                 h.WrittenSinceFlush = false;
@@ -77,7 +77,7 @@ internal sealed partial class WinFsAdapter
             if (lastWriteTime != 0 && lastWriteTime != ulong.MaxValue)
             {
                 var changes = new SetAttributes { Mtime = FileInfoMapper.FromFileTime(lastWriteTime) };
-                await _fs.SetAttrAsync(h.Node.Ino, changes, h.WriteFh ?? h.ReadFh, ct).ConfigureAwait(false);
+                await _fs.SetAttrAsync(h.Node.Ino, changes, h.WriteFh is not 0 and var w ? w : null, ct).ConfigureAwait(false);
             }
             return await InfoAsync(h.Node, ct).ConfigureAwait(false);
         });

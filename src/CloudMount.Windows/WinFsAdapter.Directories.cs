@@ -50,10 +50,10 @@ internal sealed partial class WinFsAdapter
     /// <summary>Takes the directory's entries from the Vfs (plain readdir: no lookup references) and sorts them by Windows name.</summary>
     private async ValueTask<DirectoryListing> ListAsync(WinHandle h, CancellationToken ct)
     {
-        h.DirFh ??= _fs.OpenDir(h.Node.Ino);
+        if (h.DirFh == 0) h.DirFh = _fs.OpenDir(h.Node.Ino);
         var all = new List<(string Name, NodeAttributes Attributes)>();
         NodeAttributes? self = null, parent = null;
-        await _fs.ReadDirAsync(h.Node.Ino, h.DirFh.Value, 0, false, (in DirectoryEntry e) =>
+        await _fs.ReadDirAsync(h.Node.Ino, h.DirFh, 0, false, (in DirectoryEntry e) =>
         {
             if (e.Name == ".") self = e.Attributes;
             else if (e.Name == "..") parent = e.Attributes;

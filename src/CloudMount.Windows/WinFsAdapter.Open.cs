@@ -37,7 +37,7 @@ internal sealed partial class WinFsAdapter
                     var (created, open) = await _fs.CreateAsync(parent.Ino, name, flags, ct).ConfigureAwait(false);
                     var node = Nodes.Adopt(parent, name, created, pin: true);
                     var h = NewHandle(node, true);
-                    h.WriteFh = open.Handle;
+                    Volatile.Write(ref h.WriteFh, open.Handle);
                     return (h.Id, FileInfoMapper.ToFileInfo(created.Attributes, ReadOnly));
                 }
                 catch (FileSystemException e) when (e.Error == FsError.InvalidArgument)
@@ -110,13 +110,13 @@ internal sealed partial class WinFsAdapter
             await h.Gate.WaitAsync(ct).ConfigureAwait(false);
             try
             {
-                if (h.WriteFh is { } fh)
+                if (Volatile.Read(ref h.WriteFh) is not 0 and var fh)
                 {
                     await _fs.SetAttrAsync(h.Node.Ino, new SetAttributes { Size = 0 }, fh, ct).ConfigureAwait(false);
                 }
                 else
                 {
-                    h.WriteFh = (await _fs.OpenAsync(h.Node.Ino, OpenFlags.ReadWrite | OpenFlags.Truncate, ct).ConfigureAwait(false)).Handle;
+                    Volatile.Write(ref h.WriteFh, (await _fs.OpenAsync(h.Node.Ino, OpenFlags.ReadWrite | OpenFlags.Truncate, ct).ConfigureAwait(false)).Handle);
                 }
                 h.WrittenSinceFlush = true;
             }
@@ -130,11 +130,12 @@ internal sealed partial class WinFsAdapter
     /// <summary>The handle's write handle, opened on first need.</summary>
     private async ValueTask<ulong> WriteHandleAsync(WinHandle h, CancellationToken ct)
     {
-        if (h.WriteFh is { } ready) return ready;
+        if (Volatile.Read(ref h.WriteFh) is not 0 and var ready) return ready;
         await h.Gate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            return h.WriteFh ??= (await _fs.OpenAsync(h.Node.Ino, OpenFlags.ReadWrite, ct).ConfigureAwait(false)).Handle;
+            if (h.WriteFh == 0) Volatile.Write(ref h.WriteFh, (await _fs.OpenAsync(h.Node.Ino, OpenFlags.ReadWrite, ct).ConfigureAwait(false)).Handle);
+            return h.WriteFh;
         }
         finally
         {
@@ -145,12 +146,14 @@ internal sealed partial class WinFsAdapter
     /// <summary>The handle to read through: the write handle if there is one (it sees this handle's writes), else a read handle opened on first need.</summary>
     private async ValueTask<ulong> ReadHandleAsync(WinHandle h, CancellationToken ct)
     {
-        if (h.WriteFh is { } w) return w;
-        if (h.ReadFh is { } r) return r;
+        if (Volatile.Read(ref h.WriteFh) is not 0 and var w) return w;
+        if (Volatile.Read(ref h.ReadFh) is not 0 and var r) return r;
         await h.Gate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            return h.WriteFh ?? (h.ReadFh ??= (await _fs.OpenAsync(h.Node.Ino, OpenFlags.Read, ct).ConfigureAwait(false)).Handle);
+            if (h.WriteFh != 0) return h.WriteFh;
+            if (h.ReadFh == 0) Volatile.Write(ref h.ReadFh, (await _fs.OpenAsync(h.Node.Ino, OpenFlags.Read, ct).ConfigureAwait(false)).Handle);
+            return h.ReadFh;
         }
         finally
         {
@@ -173,7 +176,7 @@ internal sealed partial class WinFsAdapter
         {
             return Track(DeleteAsync(h), "Cleanup delete " + path);
         }
-        if (h.WriteFh is { } fh && h.WrittenSinceFlush)
+        if (Volatile.Read(ref h.WriteFh) is not 0 and var fh && h.WrittenSinceFlush)
         {
             h.WrittenSinceFlush = false;
             h.Tail = Track(FlushHandleAsync(fh), "Cleanup flush " + path);
@@ -215,7 +218,7 @@ internal sealed partial class WinFsAdapter
         try
         {
             await h.Tail.ConfigureAwait(false);
-            if (h.WriteFh is { } w)
+            if (h.WriteFh is not 0 and var w)
             {
                 if (h.WrittenSinceFlush && !h.Node.Detached)
                 {
@@ -230,8 +233,8 @@ internal sealed partial class WinFsAdapter
                 }
                 await _fs.ReleaseAsync(w).ConfigureAwait(false);
             }
-            if (h.ReadFh is { } r) await _fs.ReleaseAsync(r).ConfigureAwait(false);
-            if (h.DirFh is { } d) _fs.ReleaseDir(d);
+            if (h.ReadFh is not 0 and var r) await _fs.ReleaseAsync(r).ConfigureAwait(false);
+            if (h.DirFh is not 0 and var d) _fs.ReleaseDir(d);
         }
         finally
         {

@@ -16,14 +16,16 @@ internal sealed class WinHandle(ulong id, PathNode node, bool canWrite)
     /// <summary>The open was granted write, append or delete access.</summary>
     public bool CanWrite { get; } = canWrite;
     public readonly SemaphoreSlim Gate = new(1, 1);
-    /// <summary>Vfs read handle, pinned to the ETag seen at its open.</summary>
-    public ulong? ReadFh;
-    /// <summary>Vfs write handle; reads go through it too once it exists (they see this handle's writes).</summary>
-    public ulong? WriteFh;
+    // Vfs handles are never 0, so 0 means "not opened"; plain ulongs are read and written whole (no torn reads
+    // from a concurrent request, as a ulong? could give).
+    /// <summary>Vfs read handle, pinned to the ETag seen at its open; 0 until the first read.</summary>
+    public ulong ReadFh;
+    /// <summary>Vfs write handle, 0 until needed; reads go through it too once it exists (they see this handle's writes).</summary>
+    public ulong WriteFh;
     /// <summary>Written since the last flush: Close flushes again (writes may follow Cleanup until Close).</summary>
     public bool WrittenSinceFlush;
     /// <summary>Vfs directory handle and the listing taken at the last scan without a marker, sorted by Windows name.</summary>
-    public ulong? DirFh;
+    public ulong DirFh;
     public DirectoryListing? Listing;
     /// <summary>SetDelete(TRUE) was asked (the FSD's Cleanup Delete flag is what deletes).</summary>
     public bool DeletePending;
