@@ -11,9 +11,9 @@ internal static class VolumeParameters
     /// case-preserving (object keys are), Unicode, ACLs from our descriptors, Cleanup only for changed or deleted
     /// files, the pattern and the single name passed to ReadDirectory / GetDirInfoByName, the cache flushed and
     /// purged at Cleanup (writes reach us before the upload), one file context per open handle, metadata cached
-    /// for the mount's TTL, and read-only when the mount is.
+    /// for the mount's TTL, read-only when the mount is, and extended attributes (object metadata, names as given).
     /// </summary>
-    public static unsafe FspVolumeParams For(VfsOptions vfs, DateTimeOffset now)
+    public static unsafe FspVolumeParams For(VfsOptions vfs, DateTimeOffset now, bool extendedAttributes = true)
     {
         var p = new FspVolumeParams
         {
@@ -29,7 +29,8 @@ internal static class VolumeParameters
             Flags = FspVolumeFlags.CaseSensitiveSearch | FspVolumeFlags.CasePreservedNames | FspVolumeFlags.UnicodeOnDisk
                 | FspVolumeFlags.PersistentAcls | FspVolumeFlags.PostCleanupWhenModifiedOnly | FspVolumeFlags.PassQueryDirectoryPattern
                 | FspVolumeFlags.PassQueryDirectoryFileName | FspVolumeFlags.FlushAndPurgeOnCleanup | FspVolumeFlags.UmFileContextIsUserContext2
-                | (vfs.ReadOnly ? FspVolumeFlags.ReadOnlyVolume : 0),
+                | (vfs.ReadOnly ? FspVolumeFlags.ReadOnlyVolume : 0)
+                | (extendedAttributes ? FspVolumeFlags.ExtendedAttributes | FspVolumeFlags.CasePreservedExtendedAttributes : 0),
         };
         const string name = "CloudMount";
         for (int i = 0; i < name.Length; i++) p.FileSystemName[i] = name[i];

@@ -310,4 +310,33 @@ internal sealed partial class WinFspHost
             return NtStatusMap.From(e);
         }
     }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static unsafe int OnGetEa(nint fileSystem, nint fileContext, byte* ea, uint eaLength, uint* pBytesTransferred)
+    {
+        try
+        {
+            var r = Wait(Of(fileSystem)._adapter.GetEaAsync((ulong)fileContext, Native(ea, eaLength)));
+            if (r.Ok) *pBytesTransferred = (uint)r.Value;
+            return r.Status;
+        }
+        catch (Exception e)
+        {
+            return NtStatusMap.From(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static unsafe int OnSetEa(nint fileSystem, nint fileContext, byte* ea, uint eaLength, FspFileInfo* fileInfo)
+    {
+        try
+        {
+            var list = new ReadOnlySpan<byte>(ea, (int)eaLength).ToArray();
+            return Info(Wait(Of(fileSystem)._adapter.SetEaAsync((ulong)fileContext, list)), fileInfo);
+        }
+        catch (Exception e)
+        {
+            return NtStatusMap.From(e);
+        }
+    }
 }

@@ -27,6 +27,10 @@ internal sealed partial class WinFspHost
     private readonly WinFspApi _api;
     private readonly WinFsAdapter _adapter;
     private readonly ILogger _logger;
+    private readonly Lock _pendingLock = new();
+    /// <summary>Answers still to be sent with FspFileSystemSendResponse (guarded by <c>_pendingLock</c>): the file system must outlive them.</summary>
+    private int _pending;
+    private TaskCompletionSource? _drained;
 
     public WinFspHost(WinFspApi api, WinFsAdapter adapter, ILogger logger)
     {
@@ -38,9 +42,14 @@ internal sealed partial class WinFspHost
     /// <summary>Completes when WinFsp's dispatcher stops (unmount, or the volume went away).</summary>
     public TaskCompletionSource<bool> Stopped { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    /// <summary>The table handed to FspFileSystemCreate. Unset entries (reparse points, streams, EAs, SetSecurity) are answered by WinFsp as not supported.</summary>
-    public static unsafe FspFileSystemInterface CreateInterface() => new()
+    /// <summary>
+    /// The table handed to FspFileSystemCreate; GetEa and SetEa only with <paramref name="extendedAttributes"/>.
+    /// Unset entries (reparse points, streams, SetSecurity) are answered by WinFsp as not supported.
+    /// </summary>
+    public static unsafe FspFileSystemInterface CreateInterface(bool extendedAttributes) => new()
     {
+        GetEa = extendedAttributes ? (nint)(delegate* unmanaged[Cdecl]<nint, nint, byte*, uint, uint*, int>)&OnGetEa : 0,
+        SetEa = extendedAttributes ? (nint)(delegate* unmanaged[Cdecl]<nint, nint, byte*, uint, FspFileInfo*, int>)&OnSetEa : 0,
         GetVolumeInfo = (nint)(delegate* unmanaged[Cdecl]<nint, FspVolumeInfo*, int>)&OnGetVolumeInfo,
         GetSecurityByName = (nint)(delegate* unmanaged[Cdecl]<nint, char*, uint*, nint, nuint*, int>)&OnGetSecurityByName,
         Create = (nint)(delegate* unmanaged[Cdecl]<nint, char*, uint, uint, uint, nint, ulong, nint*, FspFileInfo*, int>)&OnCreate,
@@ -84,8 +93,19 @@ internal sealed partial class WinFspHost
             return r.Status;
         }
         ulong hint = ((FspTransactHeader*)_api.FileSystemGetOperationContext()->Request)->Hint;
+        lock (_pendingLock) _pending++;
         _ = SendLaterAsync(fileSystem, operation, kind, hint, answer);
         return NtStatus.Pending;
+    }
+
+    /// <summary>Completes when every late answer has been sent (before the file system is deleted).</summary>
+    public Task DrainAsync()
+    {
+        lock (_pendingLock)
+        {
+            if (_pending == 0) return Task.CompletedTask;
+            return (_drained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+        }
     }
 
     private async Task SendLaterAsync<T>(nint fileSystem, ValueTask<NtResult<T>> operation, uint kind, ulong hint, Func<NtResult<T>, (int Status, uint Information, FspFileInfo Info)> answer)
@@ -106,6 +126,12 @@ internal sealed partial class WinFspHost
         rsp.Header.Kind = kind;
         rsp.Header.Hint = hint;
         SendResponse(fileSystem, rsp);
+        TaskCompletionSource? done = null;
+        lock (_pendingLock)
+        {
+            if (--_pending == 0) (done, _drained) = (_drained, null);
+        }
+        done?.TrySetResult();
     }
 
     private unsafe void SendResponse(nint fileSystem, FspTransactRsp rsp)

@@ -26,6 +26,9 @@ public sealed record WinFspMountOptions
 
     /// <summary>The volume label Explorer shows.</summary>
     public string VolumeLabel { get; init; } = "cloudmount";
+
+    /// <summary>Serve Windows extended attributes (object metadata); off with --no-xattrs.</summary>
+    public bool ExtendedAttributes { get; init; } = true;
 }
 
 /// <summary>
@@ -41,20 +44,21 @@ public sealed class WinFspMount : IAsyncDisposable
     private readonly WinFspApi _api;
     private readonly WinFsAdapter _adapter;
     private readonly WinFspHost _host;
-    private readonly CancellationTokenSource _shutdown = new();
+    private readonly CancellationTokenSource _shutdown;
     private GCHandle _self;
     private unsafe FspFileSystemInterface* _interface;
     private nint _fileSystem;
     private int _disposed;
 
-    private WinFspMount(WinFspApi api, WinFsAdapter adapter, WinFspHost host)
+    private WinFspMount(WinFspApi api, WinFsAdapter adapter, WinFspHost host, CancellationTokenSource shutdown)
     {
+        _shutdown = shutdown;
         _api = api;
         _adapter = adapter;
         _host = host;
     }
 
-    /// <summary>The mount point as given.</summary>
+    /// <summary>The mount point (the drive letter WinFsp chose for <c>*</c>).</summary>
     public string MountPoint { get; private set; } = "";
 
     /// <summary>Completes when the dispatcher stops (after <see cref="DisposeAsync"/>, or when Windows removed the volume).</summary>
@@ -68,13 +72,14 @@ public sealed class WinFspMount : IAsyncDisposable
         uint version = 0;
         api.Version(&version);
         var security = BuildSecurity(api, options);
-        var adapter = new WinFsAdapter(fs, new WinFsOptions { Security = security, VolumeLabel = options.VolumeLabel }, logger);
+        var shutdown = new CancellationTokenSource();
+        var adapter = new WinFsAdapter(fs, new WinFsOptions { Security = security, VolumeLabel = options.VolumeLabel }, logger, shutdown.Token);
         var host = new WinFspHost(api, adapter, logger);
-        var mount = new WinFspMount(api, adapter, host) { MountPoint = options.MountPoint };
+        var mount = new WinFspMount(api, adapter, host, shutdown) { MountPoint = options.MountPoint };
         try
         {
             mount.Start(fs.Options, options);
-            logger.LogDebug("WinFsp {Major}.{Minor} serving {MountPoint}", version >> 16, version & 0xFFFF, options.MountPoint);
+            logger.LogDebug("WinFsp {Major}.{Minor} serving {MountPoint}", version >> 16, version & 0xFFFF, mount.MountPoint);
             return mount;
         }
         catch
@@ -86,9 +91,9 @@ public sealed class WinFspMount : IAsyncDisposable
 
     private unsafe void Start(VfsOptions vfs, WinFspMountOptions options)
     {
-        var p = VolumeParameters.For(vfs, DateTimeOffset.UtcNow);
+        var p = VolumeParameters.For(vfs, DateTimeOffset.UtcNow, options.ExtendedAttributes);
         _interface = (FspFileSystemInterface*)NativeMemory.AllocZeroed((nuint)sizeof(FspFileSystemInterface));
-        *_interface = WinFspHost.CreateInterface();
+        *_interface = WinFspHost.CreateInterface(options.ExtendedAttributes);
         _self = GCHandle.Alloc(_host);
         nint created;
         fixed (char* device = FspConstants.DiskDeviceName)
@@ -102,6 +107,7 @@ public sealed class WinFspMount : IAsyncDisposable
         {
             Check(_api.FileSystemSetMountPoint(_fileSystem, mp), $"mount point {options.MountPoint}");
         }
+        if (((FspFileSystem*)_fileSystem)->MountPoint is not 0 and var chosen) MountPoint = new string((char*)chosen); // the letter "*" picked
         Check(_api.FileSystemStartDispatcher(_fileSystem, WinFspHost.DispatcherThreads), "FspFileSystemStartDispatcher");
     }
 
@@ -154,6 +160,9 @@ public sealed class WinFspMount : IAsyncDisposable
         {
             StopDispatcher();
             _host.Stopped.TrySetResult(true);
+            _shutdown.Cancel();
+            // Late answers use the file system object, and uploads Cleanup started must finish (or keep their data).
+            await _host.DrainAsync().ConfigureAwait(false);
             await _adapter.DrainAsync().ConfigureAwait(false);
             DeleteFileSystem();
         }

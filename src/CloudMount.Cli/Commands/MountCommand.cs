@@ -153,7 +153,7 @@ internal static class MountCommand
             await using var fs = new CloudFileSystem(opened.Store, vfsOptions, logs.CreateLogger("vfs"));
             if (OperatingSystem.IsWindows())
             {
-                return await WindowsMountCommand.ServeAsync(fs, mp, new(opened, vfsOptions, caches, cacheDir, parse.GetValue(o.Uid), parse.GetValue(o.Gid), fileMode, dirMode, metricsAddr), logs, banner).ConfigureAwait(false);
+                return await WindowsMountCommand.ServeAsync(fs, mp, new(opened, vfsOptions, caches, cacheDir, parse.GetValue(o.Uid), parse.GetValue(o.Gid), fileMode, dirMode, !parse.GetValue(o.NoXattrs), metricsAddr), logs, banner).ConfigureAwait(false);
             }
             await using var mount = await FuseMount.MountAsync(fs, new FuseMountOptions
             {

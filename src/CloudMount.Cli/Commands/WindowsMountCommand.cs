@@ -21,7 +21,7 @@ internal static class WindowsMountCommand
     public const string WinFspNotice = "WinFsp - Windows File System Proxy, Copyright (C) Bill Zissimopoulos (https://github.com/winfsp/winfsp)";
 
     /// <summary>What the mount needs besides the Vfs.</summary>
-    internal sealed record Settings(OpenedStore Opened, VfsOptions Vfs, ReadCaches Caches, string CacheDir, uint? Uid, uint? Gid, uint FileMode, uint DirMode, Uri? MetricsAddr);
+    internal sealed record Settings(OpenedStore Opened, VfsOptions Vfs, ReadCaches Caches, string CacheDir, uint? Uid, uint? Gid, uint FileMode, uint DirMode, bool Xattrs, Uri? MetricsAddr);
 
     /// <summary>Checks the mount point (before any request), as <see cref="WindowsMountPoint.Check"/> says.</summary>
     /// <exception cref="UsageException">The mount point cannot be used.</exception>
@@ -49,8 +49,10 @@ internal static class WindowsMountCommand
             Gid = s.Gid,
             FileMode = s.FileMode,
             DirectoryMode = s.DirMode,
+            ExtendedAttributes = s.Xattrs,
             VolumeLabel = s.Opened.Url.Scheme == "file" || s.Opened.Url.Bucket.Length == 0 ? "cloudmount" : s.Opened.Url.Bucket,
         }, logs.CreateLogger("winfsp"));
+        mountPoint = mount.MountPoint;
         log.LogInformation("mounted {Url} on {MountPoint} (credentials: {Credentials}); Ctrl-C to unmount", url, mountPoint, s.Opened.CredentialSource);
         log.LogInformation("{Notice}", WinFspNotice);
         using var metrics = s.MetricsAddr is null ? null : MetricsExporter.Start(s.MetricsAddr);
