@@ -19,6 +19,7 @@ internal static class NtStatus
     public const int ObjectPathNotFound = unchecked((int)0xC000003A);
     public const int NonexistentEaEntry = unchecked((int)0xC0000051);
     public const int DiskFull = unchecked((int)0xC000007F);
+    public const int IntegerOverflow = unchecked((int)0xC0000095);
     public const int FileInvalid = unchecked((int)0xC0000098);
     public const int MediaWriteProtected = unchecked((int)0xC00000A2);
     public const int IoTimeout = unchecked((int)0xC00000B5);
@@ -32,6 +33,7 @@ internal static class NtStatus
     public const int CannotDelete = unchecked((int)0xC0000121);
     public const int IoDeviceError = unchecked((int)0xC0000185);
     public const int NetworkUnreachable = unchecked((int)0xC000023C);
+    public const int FileTooLarge = unchecked((int)0xC0000904);
 }
 
 /// <summary>An answer the Windows semantics decide (a missing parent is STATUS_OBJECT_PATH_NOT_FOUND, not a FsError).</summary>
@@ -68,6 +70,9 @@ internal static class NtStatusMap
         FsError.Unreachable => NtStatus.NetworkUnreachable,     // ENETUNREACH
         FsError.NoData => NtStatus.NonexistentEaEntry,          // ENODATA (no such extended attribute)
         FsError.NotPermitted => NtStatus.AccessDenied,          // EPERM
+        FsError.FileTooLarge => NtStatus.FileTooLarge,          // EFBIG: past the store's largest object
+        FsError.Overflow => NtStatus.IntegerOverflow,           // EOVERFLOW
+        FsError.Interrupted => NtStatus.Cancelled,              // EINTR (WinFsp's table: STATUS_CANCELLED)
         _ => NtStatus.IoDeviceError,                            // EIO
     };
 

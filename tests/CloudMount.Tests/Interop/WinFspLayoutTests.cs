@@ -248,6 +248,7 @@ public sealed class WinFspLayoutTests
     [TestCase("STATUS_OBJECT_PATH_NOT_FOUND", NtStatus.ObjectPathNotFound, 3221225530L)]
     [TestCase("STATUS_NONEXISTENT_EA_ENTRY", NtStatus.NonexistentEaEntry, 3221225553L)]
     [TestCase("STATUS_DISK_FULL", NtStatus.DiskFull, 3221225599L)]
+    [TestCase("STATUS_INTEGER_OVERFLOW", NtStatus.IntegerOverflow, 0xC0000095L)]
     [TestCase("STATUS_FILE_INVALID", NtStatus.FileInvalid, 3221225624L)]
     [TestCase("STATUS_MEDIA_WRITE_PROTECTED", NtStatus.MediaWriteProtected, 3221225634L)]
     [TestCase("STATUS_IO_TIMEOUT", NtStatus.IoTimeout, 3221225653L)]
@@ -261,6 +262,7 @@ public sealed class WinFspLayoutTests
     [TestCase("STATUS_CANNOT_DELETE", NtStatus.CannotDelete, 3221225761L)]
     [TestCase("STATUS_IO_DEVICE_ERROR", NtStatus.IoDeviceError, 3221225861L)]
     [TestCase("STATUS_NETWORK_UNREACHABLE", NtStatus.NetworkUnreachable, 3221226044L)]
+    [TestCase("STATUS_FILE_TOO_LARGE", NtStatus.FileTooLarge, 0xC0000904L)]
     public void Ntstatus_values_match_the_sdk(string name, int ours, long header)
     {
         Assert.That((uint)ours, Is.EqualTo((uint)header), name);
