@@ -23,7 +23,10 @@ internal static class MountCommand
     public static Command Create()
     {
         var url = new Argument<string>("url") { Description = "What to mount: s3://bucket[/prefix], gs://bucket[/prefix], swift://container[/prefix], az://container[/prefix], http(s)://host/dir/ (read-only), file:///dir, mem://name" };
-        var mountPoint = new Argument<string>("mountpoint") { Description = "An existing, empty directory" };
+        var mountPoint = new Argument<string>("mountpoint")
+        {
+            Description = OperatingSystem.IsWindows() ? "A free drive letter (X:), * for the next free one, or a folder that does not exist yet" : "An existing, empty directory",
+        };
         var options = new MountOptions();
         var command = new Command("mount", "Mount a bucket (or a prefix of it) on a directory, in the foreground") { url, mountPoint };
         options.AddTo(command);
