@@ -23,6 +23,14 @@ public interface IMultipartUploads
     /// The default does nothing, for stores whose unfinished uploads leave nothing behind.
     /// </summary>
     Task AbortAsync(string key, string uploadId, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>
+    /// The unfinished uploads of exactly <paramref name="key"/> the service knows, with when each was started
+    /// (S3's ListMultipartUploads), for recovery of an upload whose id a dying mount never learned. The default
+    /// lists none, for stores whose upload ids are chosen by the client.
+    /// </summary>
+    Task<IReadOnlyList<(string Id, DateTimeOffset Started)>> ListUnfinishedAsync(string key, CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyList<(string, DateTimeOffset)>>([]);
 }
 
 /// <summary>One multipart upload in progress. Not thread-safe for the same part number; parts may run in parallel.</summary>

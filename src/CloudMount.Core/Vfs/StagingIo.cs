@@ -50,7 +50,7 @@ internal static class StagingIo
         {
             action();
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException or FileSystemException)
         {
             // Best effort.
         }

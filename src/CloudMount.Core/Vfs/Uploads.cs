@@ -53,6 +53,8 @@ internal sealed class Uploads(VfsContext ctx)
             if (!w.Dirty || n.Detached) return;
             key = Table.KeyLocked(n);
         }
+        // From here the data is complete: a crash during the upload recovers it to its key.
+        if (w.RecordState != PendingUpload.Closed) StagingIo.TryRun(() => WriteBack.WriteRecordLocked(ctx, n, w, PendingUpload.Closed, "being uploaded"));
         ObjectInfo info;
         ObjectWriteOptions written;
         var session = w.Session;

@@ -59,11 +59,14 @@ public sealed record PendingUpload(
 /// </summary>
 /// <param name="Store">The store's name.</param>
 /// <param name="Key">The key the upload writes.</param>
-/// <param name="UploadId">The service's id of the upload.</param>
+/// <param name="UploadId">The service's id of the upload; empty while the request that starts it is in flight.</param>
+/// <param name="Started">When the upload was asked for (with an empty id, recovery looks for the unfinished
+/// uploads of the key the service started around then).</param>
 public sealed record PendingMultipart(
     [property: JsonPropertyName("store")] string Store,
     [property: JsonPropertyName("key")] string Key,
-    [property: JsonPropertyName("uploadId")] string UploadId);
+    [property: JsonPropertyName("uploadId")] string UploadId,
+    [property: JsonPropertyName("started")] DateTimeOffset Started);
 
 /// <summary>Source-generated JSON for staging records (no reflection: AOT- and trim-safe).</summary>
 [JsonSourceGenerationOptions(WriteIndented = false)]

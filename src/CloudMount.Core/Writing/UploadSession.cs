@@ -130,21 +130,28 @@ public sealed class UploadSession
 
     private async Task<IMultipartUpload> StartAsync()
     {
+        // Recorded before it is asked for (the service names it only in its answer), so an upload started by a
+        // mount that dies at any moment is found again.
+        var started = DateTimeOffset.UtcNow;
+        await WriteRecordAsync(new PendingMultipart(_storeName, _key, "", started)).ConfigureAwait(false);
         var upload = await _multipart.StartAsync(_key, _options, CancellationToken.None).ConfigureAwait(false);
-        if (upload.Id.Length > 0)
-        {
-            try
-            {
-                string temp = RecordPath + ".tmp";
-                await File.WriteAllTextAsync(temp, System.Text.Json.JsonSerializer.Serialize(new PendingMultipart(_storeName, _key, upload.Id), StagingJson.Default.PendingMultipart)).ConfigureAwait(false);
-                File.Move(temp, RecordPath, overwrite: true);
-            }
-            catch (IOException e)
-            {
-                _logger.LogWarning("cannot record the multipart upload of {Key} ({Error}); if this mount dies, its parts stay on the service", _key, e.Message);
-            }
-        }
+        if (upload.Id.Length > 0) await WriteRecordAsync(new PendingMultipart(_storeName, _key, upload.Id, started)).ConfigureAwait(false);
+        else DeleteRecord();
         return upload;
+    }
+
+    private async Task WriteRecordAsync(PendingMultipart record)
+    {
+        try
+        {
+            string temp = RecordPath + ".tmp";
+            await File.WriteAllTextAsync(temp, System.Text.Json.JsonSerializer.Serialize(record, StagingJson.Default.PendingMultipart)).ConfigureAwait(false);
+            File.Move(temp, RecordPath, overwrite: true);
+        }
+        catch (IOException e)
+        {
+            _logger.LogWarning("cannot record the multipart upload of {Key} ({Error}); if this mount dies, its parts stay on the service", _key, e.Message);
+        }
     }
 
     private void DeleteRecord()

@@ -152,9 +152,29 @@ public static class WriteBackRecovery
             if (Read(path, StagingJson.Default.PendingMultipart) is not { } upload || upload.Store != store.Name) continue;
             try
             {
-                if (store.Multipart is { } multipart) await multipart.AbortAsync(upload.Key, upload.UploadId, ct).ConfigureAwait(false);
+                if (store.Multipart is { } multipart)
+                {
+                    var ids = new List<string>();
+                    if (upload.UploadId.Length > 0)
+                    {
+                        ids.Add(upload.UploadId);
+                    }
+                    else
+                    {
+                        // The mount died before the service's answer named the upload: the unfinished uploads of the
+                        // key started within a minute after it was asked for are its.
+                        foreach (var (id, started) in await multipart.ListUnfinishedAsync(upload.Key, ct).ConfigureAwait(false))
+                        {
+                            if (started >= upload.Started.AddSeconds(-5) && started <= upload.Started.AddMinutes(1)) ids.Add(id);
+                        }
+                    }
+                    foreach (var id in ids)
+                    {
+                        await multipart.AbortAsync(upload.Key, id, ct).ConfigureAwait(false);
+                        logger.LogInformation("aborted the unfinished multipart upload {Id} of {Key} left by an earlier mount", id, upload.Key);
+                    }
+                }
                 File.Delete(path);
-                logger.LogInformation("aborted the unfinished multipart upload {Id} of {Key} left by an earlier mount", upload.UploadId, upload.Key);
             }
             catch (Exception e) when (e is ObjectStoreException or IOException)
             {

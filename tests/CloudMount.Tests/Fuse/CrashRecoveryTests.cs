@@ -26,13 +26,39 @@ public sealed class CrashRecoveryTests
         string oldMd5 = Hex(MD5.HashData(old)), newMd5 = Hex(MD5.HashData(fresh));
         string[] args = ["--endpoint", s.Endpoint.ToString()];
 
-        foreach (int delayMs in new[] { 300, 900, 1600, 2500, 4000 })
+        // Phases: while the file is written (8 MiB in: one PUT would follow; 40 MiB in: parts go up in the
+        // background), while close() uploads it (30 and 250 ms after the last write), and after close() returned.
+        foreach (var (phase, delayMs) in new[] { ("w8", 0), ("w40", 0), ("written", 30), ("written", 250), ("closed", 0) })
         {
             string cache = Paths.NewDir("kill9cache");
             string mnt = Paths.NewDir("kill9mnt");
+            string flags = Paths.NewDir("kill9flag");
             string[] mountArgs = [.. args, "--cache-dir", cache];
             var mount = await MountProcess.StartAsync($"s3://{bucket}", mnt, mountArgs, s.Env);
-            var cp = BashAsync($"cp {Q(src)} {Q(mnt)}/big.bin", timeout: TimeSpan.FromMinutes(2));
+            var cp = BashAsync($$"""
+                python3 - <<'EOF'
+                import os
+                flags = {{Q(flags)}}
+                def flag(name):
+                    open(os.path.join(flags, name), "w").close()
+                src = open({{Q(src)}}, "rb")
+                dst = open({{Q(Path.Combine(mnt, "big.bin"))}}, "wb")
+                n = 0
+                while True:
+                    b = src.read(1 << 20)
+                    if not b:
+                        break
+                    dst.write(b)
+                    dst.flush()
+                    n += 1
+                    if n in (8, 40):
+                        flag("w%d" % n)
+                flag("written")
+                dst.close()
+                flag("closed")
+                EOF
+                """, timeout: TimeSpan.FromMinutes(2));
+            while (!File.Exists(Path.Combine(flags, phase)) && !cp.IsCompleted) await Task.Delay(2);
             await Task.Delay(delayMs);
             await BashAsync($"kill -9 {mount.Pid}");
             await BashAsync($"fusermount3 -u -z {Q(mnt)}");
@@ -47,6 +73,7 @@ public sealed class CrashRecoveryTests
             }
 
             // The next mount of the store recovers what the dead one staged.
+            string recoveryLog;
             await using (var next = await MountProcess.StartAsync($"s3://{bucket}", mnt, mountArgs, s.Env))
             {
                 for (int i = 0; i < 300; i++)
@@ -55,17 +82,18 @@ public sealed class CrashRecoveryTests
                     if (!pending.Stdout.Contains("pending upload", StringComparison.Ordinal)) break;
                     await Task.Delay(200);
                 }
+                recoveryLog = await next.StopAsync();
             }
             var list = await CloudMountAsync(["cache", "list", "--cache-dir", cache]);
-            Assert.That(list.Stdout, Does.Not.Contain("pending upload"), $"kill after {delayMs} ms: everything was recovered\n{list}");
+            Assert.That(list.Stdout, Does.Not.Contain("pending upload"), $"kill {delayMs} ms after {phase}: everything was recovered\n{list}");
             string? stored = await s.GetAsync(bucket, "big.bin") is { } b ? Hex(MD5.HashData(b)) : null;
-            Assert.That(stored, Is.AnyOf(oldMd5, newMd5), $"kill after {delayMs} ms: big.bin is the old or the new file, never a part");
+            Assert.That(stored, Is.AnyOf(oldMd5, newMd5), $"kill {delayMs} ms after {phase}: big.bin is the old or the new file, never a part");
             if (copied.ExitCode == 0 && reached)
             {
-                Assert.That(stored, Is.EqualTo(newMd5), $"kill after {delayMs} ms: cp had finished, so the new bytes are stored");
+                Assert.That(stored, Is.EqualTo(newMd5), $"kill {delayMs} ms after {phase}: cp had finished, so the new bytes are stored");
             }
             var recoveredKeys = (await s.KeysAsync(bucket)).Where(k => k.StartsWith("big.bin.cloudmount-recovered-", StringComparison.Ordinal)).ToList();
-            TestContext.Out.WriteLine($"kill after {delayMs} ms: cp exit {copied.ExitCode}{(reached ? "" : " (never reached the mount)")}, big.bin {(stored == newMd5 ? "new" : "old")}, {recoveredKeys.Count} recovered copies");
+            TestContext.Out.WriteLine($"kill {delayMs} ms after {phase}: cp exit {copied.ExitCode}{(reached ? "" : " (never reached the mount)")}, big.bin {(stored == newMd5 ? "new" : "old")}, {recoveredKeys.Count} recovered copies");
             foreach (var key in recoveredKeys)
             {
                 var recovered = (await s.GetAsync(bucket, key))!;
@@ -76,7 +104,7 @@ public sealed class CrashRecoveryTests
             }
             using var c = s.NewClient();
             var uploads = await c.ListMultipartUploadsAsync(new ListMultipartUploadsRequest { BucketName = bucket });
-            Assert.That(uploads.MultipartUploads ?? [], Is.Empty, $"kill after {delayMs} ms: no multipart upload is left open");
+            Assert.That(uploads.MultipartUploads ?? [], Is.Empty, $"kill {delayMs} ms after {phase}: no multipart upload is left open\n{recoveryLog}");
             await s.PutAsync(bucket, "big.bin", old);
         }
     }

@@ -58,7 +58,7 @@ public abstract class DelegatingObjectStore(IObjectStore inner) : IObjectStore
 /// Wraps a store's multipart capability: each call (start, part, complete) goes through <c>wrap</c>, a decorator's
 /// per-request behaviour (retries, counting). Abort is passed through as is.
 /// </summary>
-/// <param name="Kind">"start", "part", "complete" or "abort" (of an earlier upload, by its id).</param>
+/// <param name="Kind">"start", "part", "complete", or "abort" and "list" (of earlier uploads).</param>
 /// <param name="Bytes">Body bytes sent by the call (a part's length, otherwise 0).</param>
 internal readonly record struct MultipartCall(string Kind, long Bytes);
 
@@ -73,6 +73,9 @@ internal sealed class WrappedMultipart(IMultipartUploads inner, Func<MultipartCa
         var upload = (IMultipartUpload)(await wrap(new("start", 0), async ct => await inner.StartAsync(key, options, ct).ConfigureAwait(false), cancellationToken).ConfigureAwait(false))!;
         return new Upload(upload, wrap);
     }
+
+    public async Task<IReadOnlyList<(string Id, DateTimeOffset Started)>> ListUnfinishedAsync(string key, CancellationToken cancellationToken) =>
+        (IReadOnlyList<(string, DateTimeOffset)>)(await wrap(new("list", 0), async ct => await inner.ListUnfinishedAsync(key, ct).ConfigureAwait(false), cancellationToken).ConfigureAwait(false))!;
 
     public Task AbortAsync(string key, string uploadId, CancellationToken cancellationToken) =>
         wrap(new("abort", 0), async ct => { await inner.AbortAsync(key, uploadId, ct).ConfigureAwait(false); return null; }, cancellationToken);
