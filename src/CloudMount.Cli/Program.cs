@@ -23,6 +23,10 @@ public static class Program
             root.Subcommands.Insert(0, DemoCommand.Create());
             root.Subcommands.Insert(0, MountCommand.Create());
         }
+        else if (OperatingSystem.IsWindows())
+        {
+            root.Subcommands.Insert(0, MountCommand.Create());
+        }
         var parse = root.Parse(args);
         return await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }).ConfigureAwait(false);
     }

@@ -17,12 +17,16 @@ namespace CloudMount.Cli.Commands;
 /// <c>fusermount3 -u</c>, then unmounts and logs one line of request counts.
 /// </summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+[System.Runtime.Versioning.SupportedOSPlatform("windows")]
 internal static class MountCommand
 {
     public static Command Create()
     {
         var url = new Argument<string>("url") { Description = "What to mount: s3://bucket[/prefix], gs://bucket[/prefix], swift://container[/prefix], az://container[/prefix], http(s)://host/dir/ (read-only), file:///dir, mem://name" };
-        var mountPoint = new Argument<string>("mountpoint") { Description = "An existing, empty directory" };
+        var mountPoint = new Argument<string>("mountpoint")
+        {
+            Description = OperatingSystem.IsWindows() ? "A free drive letter (X:), * for the next free one, or a folder that does not exist yet" : "An existing, empty directory",
+        };
         var options = new MountOptions();
         var command = new Command("mount", "Mount a bucket (or a prefix of it) on a directory, in the foreground") { url, mountPoint };
         options.AddTo(command);
@@ -110,7 +114,7 @@ internal static class MountCommand
         try
         {
             // Cheap local checks first, so a wrong mount point costs no request.
-            string mp = MountPreflight.Check(mountPoint);
+            string mp = OperatingSystem.IsWindows() ? WindowsMountCommand.CheckMountPoint(mountPoint) : MountPreflight.Check(mountPoint);
             var connect = o.Common.ToConnectOptions(parse, logs);
             uint fileMode = ParseMode(parse.GetValue(o.FileMode)!, "--file-mode");
             uint dirMode = ParseMode(parse.GetValue(o.DirMode)!, "--dir-mode");
@@ -140,8 +144,8 @@ internal static class MountCommand
             {
                 RootPrefix = opened.Url.Scheme == "file" ? (opened.Path.Length == 0 ? "" : opened.Path.TrimEnd('/') + "/") : opened.Url.PathAsPrefix,
                 ReadOnly = parse.GetValue(o.ReadOnly) || !opened.Backend.Capabilities.CanWrite,
-                Uid = parse.GetValue(o.Uid) ?? LinuxUser.Uid,
-                Gid = parse.GetValue(o.Gid) ?? LinuxUser.Gid,
+                Uid = parse.GetValue(o.Uid) ?? (OperatingSystem.IsWindows() ? 0 : LinuxUser.Uid),
+                Gid = parse.GetValue(o.Gid) ?? (OperatingSystem.IsWindows() ? 0 : LinuxUser.Gid),
                 FileMode = fileMode,
                 DirectoryMode = dirMode,
                 MetadataTtl = TimeSpan.FromSeconds(ttl),
@@ -155,6 +159,10 @@ internal static class MountCommand
                 PosixAttributes = !parse.GetValue(o.NoPosixAttrs),
             };
             await using var fs = new CloudFileSystem(opened.Store, vfsOptions, logs.CreateLogger("vfs"));
+            if (OperatingSystem.IsWindows())
+            {
+                return await WindowsMountCommand.ServeAsync(fs, mp, new(opened, vfsOptions, caches, cacheDir, parse.GetValue(o.Uid), parse.GetValue(o.Gid), fileMode, dirMode, !parse.GetValue(o.NoXattrs), metricsAddr), logs, banner).ConfigureAwait(false);
+            }
             await using var mount = await FuseMount.MountAsync(fs, new FuseMountOptions
             {
                 MountPoint = mp,
