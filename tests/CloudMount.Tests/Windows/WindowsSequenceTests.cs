@@ -301,11 +301,10 @@ public sealed class WindowsSequenceTests(string backend)
     }
 }
 
-/// <summary>With --posix-attrs the last-write time Explorer sets is stored (mem://: file:// keeps no object metadata).</summary>
+/// <summary>The last-write time Explorer sets is stored (mem://: file:// keeps no object metadata).</summary>
 public sealed class WindowsPosixAttributeTests
 {
     [Test]
-    [Ignore("Known Vfs bug since issue 10 (reported): AttributeOps.ChangeMetadataAsync on a dirty file runs the change, then WriteBack.MarkDirtyLocked, which resets FileWriteBack.Mtime to now, so an mtime set while a file is being written (Explorer's SetBasicInfo before Cleanup; touch -m on an open file on Linux) is lost with --posix-attrs")]
     public async Task Explorer_copy_in_keeps_the_source_time_with_posix_attrs()
     {
         await using var h = new WinFsHarness("mem", posixAttributes: true);
