@@ -47,10 +47,11 @@ internal static class FuseStat
     /// <exception cref="FileSystemException">Overflow for a time outside years 1 to 9999; InvalidArgument for nanoseconds out of range or a negative size.</exception>
     public static unsafe SetAttributes Changes(Stat* attr, int toSet, DateTimeOffset now)
     {
-        static DateTimeOffset Time(in Timespec t, string what)
+        static PosixTime Time(in Timespec t, string what)
         {
             if (t.TvNsec is < 0 or > 999_999_999) throw new FileSystemException(FsError.InvalidArgument, $"{what}: nanoseconds {t.TvNsec} out of range");
-            return t.TryToDateTimeOffset(out var value)
+            var value = new PosixTime(t.TvSec, (uint)t.TvNsec);
+            return value.IsValid
                 ? value
                 : throw new FileSystemException(FsError.Overflow, $"{what} {t.TvSec} s is outside the years 1 to 9999 this filesystem stores");
         }
@@ -58,8 +59,8 @@ internal static class FuseStat
         return new SetAttributes
         {
             Size = (toSet & FuseSetAttr.Size) != 0 ? attr->StSize : null,
-            Mtime = (toSet & FuseSetAttr.MtimeNow) != 0 ? now : (toSet & FuseSetAttr.Mtime) != 0 ? Time(attr->StMtim, "mtime") : null,
-            Atime = (toSet & FuseSetAttr.AtimeNow) != 0 ? now : (toSet & FuseSetAttr.Atime) != 0 ? Time(attr->StAtim, "atime") : null,
+            Mtime = (toSet & FuseSetAttr.MtimeNow) != 0 ? PosixTime.From(now) : (toSet & FuseSetAttr.Mtime) != 0 ? Time(attr->StMtim, "mtime") : null,
+            Atime = (toSet & FuseSetAttr.AtimeNow) != 0 ? PosixTime.From(now) : (toSet & FuseSetAttr.Atime) != 0 ? Time(attr->StAtim, "atime") : null,
             Mode = (toSet & FuseSetAttr.Mode) != 0 ? attr->StMode & 0xFFF : null,
             Uid = (toSet & FuseSetAttr.Uid) != 0 ? attr->StUid : null,
             Gid = (toSet & FuseSetAttr.Gid) != 0 ? attr->StGid : null,

@@ -52,7 +52,7 @@ internal static class AttributeView
     }
 
     /// <summary>ctime is never before mtime (a write changes both).</summary>
-    private static DateTimeOffset Later(DateTimeOffset? a, DateTimeOffset b) => a is { } t && t > b ? t : b;
+    private static PosixTime Later(PosixTime? a, PosixTime b) => a is { } t && t > b ? t : b;
 
     /// <summary>Attributes of <paramref name="n"/>.</summary>
     public static NodeAttributes Of(VfsContext ctx, Inode n)

@@ -25,7 +25,7 @@ internal sealed class FileWriteBack(StagingFile file, bool hydrated, long remote
     public volatile bool Dirty;
     /// <summary>Some write changed the bytes (as opposed to only creating or truncating the file).</summary>
     public bool HasWrites;
-    public DateTimeOffset Mtime = DateTimeOffset.UtcNow;
+    public PosixTime Mtime = DateTimeOffset.UtcNow;
     /// <summary>
     /// A write to the staging file failed (a full disk, an I/O error): the staged bytes are not what the writer
     /// wrote, so they are never uploaded; flush and close report this error until the file is released.

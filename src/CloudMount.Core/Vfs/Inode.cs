@@ -67,7 +67,7 @@ internal sealed class Inode(ulong ino, NodeKind kind, Inode? parent, string name
     /// added or removed (kept for the session), a node's ctime when its attributes change. Cleared when another
     /// version of the object is seen.
     /// </summary>
-    public DateTimeOffset? LocalMtime, LocalCtime;
+    public PosixTime? LocalMtime, LocalCtime;
     /// <summary>
     /// Attributes set here on a store that keeps no metadata (file://): they last for the session only.
     /// </summary>

@@ -64,7 +64,7 @@ public static class NodeKinds
 /// <param name="Mode">Permission bits only (07777, for example 0644); the adapter adds the type bits.</param>
 /// <param name="Uid">Owner user id.</param>
 /// <param name="Gid">Owner group id.</param>
-public readonly record struct NodeAttributes(ulong Ino, NodeKind Kind, long Size, DateTimeOffset Mtime, uint Mode, uint Uid, uint Gid)
+public readonly record struct NodeAttributes(ulong Ino, NodeKind Kind, long Size, PosixTime Mtime, uint Mode, uint Uid, uint Gid)
 {
     private readonly uint? _links;
 
@@ -76,10 +76,10 @@ public readonly record struct NodeAttributes(ulong Ino, NodeKind Kind, long Size
     }
 
     /// <summary>Last access time; <c>null</c> shows <see cref="Mtime"/> (reads do not change it: noatime).</summary>
-    public DateTimeOffset? Atime { get; init; }
+    public PosixTime? Atime { get; init; }
 
     /// <summary>Last status change time; <c>null</c> shows <see cref="Mtime"/>.</summary>
-    public DateTimeOffset? Ctime { get; init; }
+    public PosixTime? Ctime { get; init; }
 
     /// <summary>Device number of a character or block device (Linux's encoding of major and minor), else 0.</summary>
     public ulong Rdev { get; init; }
@@ -133,10 +133,10 @@ public sealed record SetAttributes
 {
     /// <summary>New size in bytes (truncate or extend).</summary>
     public long? Size { get; init; }
-    /// <summary>New modification time.</summary>
-    public DateTimeOffset? Mtime { get; init; }
+    /// <summary>New modification time, to the nanosecond.</summary>
+    public PosixTime? Mtime { get; init; }
     /// <summary>New access time (stored as <c>atime</c> metadata).</summary>
-    public DateTimeOffset? Atime { get; init; }
+    public PosixTime? Atime { get; init; }
     /// <summary>New permission bits, 07777 (stored as <c>mode</c> metadata, with the type bits).</summary>
     public uint? Mode { get; init; }
     /// <summary>New owner (stored as <c>uid</c> metadata).</summary>

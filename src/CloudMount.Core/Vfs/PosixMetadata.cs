@@ -16,7 +16,7 @@ namespace CloudMount.Core.Vfs;
 /// <param name="Mode">The whole st_mode (type and permission bits), or <c>null</c>.</param>
 /// <param name="Uid">Owner, or <c>null</c>.</param>
 /// <param name="Gid">Group, or <c>null</c>.</param>
-public readonly record struct PosixMetadata(DateTimeOffset? Mtime, uint? Mode, uint? Uid, uint? Gid)
+public readonly record struct PosixMetadata(PosixTime? Mtime, uint? Mode, uint? Uid, uint? Gid)
 {
     /// <summary>Metadata name of the modification time.</summary>
     public const string MtimeKey = "mtime";
@@ -34,10 +34,10 @@ public readonly record struct PosixMetadata(DateTimeOffset? Mtime, uint? Mode, u
     public const string RdevKey = "rdev";
 
     /// <summary>Access time, or <c>null</c> when not stored.</summary>
-    public DateTimeOffset? Atime { get; init; }
+    public PosixTime? Atime { get; init; }
 
     /// <summary>Status change time, or <c>null</c> when not stored.</summary>
-    public DateTimeOffset? Ctime { get; init; }
+    public PosixTime? Ctime { get; init; }
 
     /// <summary>Device number, or <c>null</c>.</summary>
     public ulong? Rdev { get; init; }
@@ -85,23 +85,7 @@ public readonly record struct PosixMetadata(DateTimeOffset? Mtime, uint? Mode, u
     };
 
     /// <summary>Seconds since the epoch, whole or with a fraction of up to nanoseconds.</summary>
-    internal static DateTimeOffset? ParseTime(string text)
-    {
-        text = text.Trim();
-        int dot = text.IndexOf('.', StringComparison.Ordinal);
-        string whole = dot < 0 ? text : text[..dot];
-        if (!long.TryParse(whole, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long seconds)) return null;
-        long ticks = 0;
-        if (dot >= 0)
-        {
-            string fraction = text[(dot + 1)..];
-            if (fraction.Length == 0 || !fraction.All(char.IsAsciiDigit)) return null;
-            fraction = (fraction.Length > 7 ? fraction[..7] : fraction).PadRight(7, '0');
-            ticks = long.Parse(fraction, CultureInfo.InvariantCulture);
-        }
-        if (seconds < -62135596800L || seconds > 253402300799L) return null;
-        return DateTimeOffset.FromUnixTimeSeconds(seconds).AddTicks(ticks);
-    }
+    internal static PosixTime? ParseTime(string text) => PosixTime.Parse(text);
 
     /// <summary>Decimal st_mode (s3fs); a value too large for 16 bits is read as octal (rclone writes <c>100644</c>).</summary>
     internal static uint? ParseMode(string text)
@@ -121,19 +105,7 @@ public readonly record struct PosixMetadata(DateTimeOffset? Mtime, uint? Mode, u
     }
 
     /// <summary>Formats a time as rclone does: seconds, then nanoseconds after a dot when there are any.</summary>
-    public static string FormatTime(DateTimeOffset t)
-    {
-        long ticks = t.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks;
-        long seconds = Math.DivRem(ticks, TimeSpan.TicksPerSecond, out long rest);
-        if (rest < 0)
-        {
-            seconds--;
-            rest += TimeSpan.TicksPerSecond;
-        }
-        return rest == 0
-            ? seconds.ToString(CultureInfo.InvariantCulture)
-            : $"{seconds.ToString(CultureInfo.InvariantCulture)}.{(rest * 100).ToString("D9", CultureInfo.InvariantCulture)}";
-    }
+    public static string FormatTime(PosixTime t) => t.ToString();
 
     /// <summary>Writes the set attributes into <paramref name="metadata"/> (s3fs's decimal mode).</summary>
     public void WriteTo(IDictionary<string, string> metadata)

@@ -120,13 +120,14 @@ public sealed class CodecUnitTests
         Assert.That(Decode(Codec.Gzip, [.. emptyMember, .. Gzip("x"u8.ToArray())]), Is.EqualTo("x"u8.ToArray()));
     }
 
-    [TestCase("1700000000", 1700000000L, 0L)]
-    [TestCase("1700000000.5", 1700000000L, 5_000_000L)]
-    [TestCase("1700000000.123456789", 1700000000L, 1_234_567L)]
-    public void Mtime_in_rclone_and_s3fs_spelling(string text, long seconds, long ticks)
+    [TestCase("1700000000", 1700000000L, 0u)]
+    [TestCase("1700000000.5", 1700000000L, 500_000_000u)]
+    [TestCase("1700000000.123456789", 1700000000L, 123_456_789u)]
+    public void Mtime_in_rclone_and_s3fs_spelling_keeps_nanoseconds(string text, long seconds, uint nanos)
     {
         var md = PosixMetadata.Parse(new Dictionary<string, string> { ["mtime"] = text });
-        Assert.That(md.Mtime, Is.EqualTo(DateTimeOffset.FromUnixTimeSeconds(seconds).AddTicks(ticks)));
+        Assert.That(md.Mtime, Is.EqualTo(new PosixTime(seconds, nanos)));
+        Assert.That(PosixMetadata.FormatTime(md.Mtime!.Value), Is.EqualTo(nanos == 0 ? text : $"{seconds}.{nanos:D9}"));
     }
 
     [Test]
@@ -136,7 +137,7 @@ public sealed class CodecUnitTests
         Assert.That(PosixMetadata.Parse(new Dictionary<string, string> { ["mode"] = "41471" }).IsSymlink, Is.True, "s3fs symlink 0120777");
         Assert.That(PosixMetadata.Parse(new Dictionary<string, string> { ["mode"] = "100644" }).Mode, Is.EqualTo(0x81A4u), "octal spelling");
         var bad = PosixMetadata.Parse(new Dictionary<string, string> { ["mode"] = "rwx", ["mtime"] = "yesterday", ["uid"] = "-1", ["gid"] = "1000" });
-        Assert.That((bad.Mode, bad.Mtime, bad.Uid, bad.Gid), Is.EqualTo(((uint?)null, (DateTimeOffset?)null, (uint?)null, (uint?)1000u)));
+        Assert.That((bad.Mode, bad.Mtime, bad.Uid, bad.Gid), Is.EqualTo(((uint?)null, (PosixTime?)null, (uint?)null, (uint?)1000u)));
     }
 
     [Test]

@@ -315,7 +315,7 @@ public sealed class WindowsPosixAttributeTests
         await h.CloseHandleAsync(ctx);
         Assert.That(await h.GetTextAsync("t.txt"), Is.EqualTo("hello"));
         var head = await h.HeadAsync("t.txt");
-        Assert.That(PosixMetadata.Parse(head!.Metadata).Mtime, Is.EqualTo(when));
+        Assert.That(PosixMetadata.Parse(head!.Metadata).Mtime, Is.EqualTo(PosixTime.From(when)));
         var (s2, ctx2, info) = await h.CreateFileAsync(@"\t.txt", FileOpen, WinFsHarness.ReadAccess);
         Assert.That(s2, Is.EqualTo(NtStatus.Success));
         Assert.That(FileInfoMapper.FromFileTime(info.LastWriteTime), Is.EqualTo(when));
