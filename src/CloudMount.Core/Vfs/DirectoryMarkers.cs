@@ -79,7 +79,7 @@ internal sealed class DirectoryMarkers(VfsContext ctx)
         {
             dir.Head = marker;
             dir.Revision++;
-            if (dir.Parent is { } p && !dir.Detached) ctx.Views.SetObjectLocked(Table.PrefixLocked(p) + dir.Name, ObjectHeads.DirectoryEntry(marker));
+            if (dir.Parent is { } p && !dir.Detached) ctx.Views.RecordLocked(p, dir.Name, ObjectHeads.DirectoryEntry(marker));
         }
     }
 }
