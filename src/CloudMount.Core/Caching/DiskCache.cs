@@ -28,9 +28,20 @@ public sealed class DiskCache : IDisposable
     private readonly ILogger _logger;
     private readonly FileStream _lockFile;
     private readonly Lock _lock = new();
-    private readonly Dictionary<string, Entry> _entries = [];          // by version id
-    private readonly Dictionary<(string Store, string Key), string> _current = []; // newest id per object
+    /// <summary>Every cached version, by version id; protected by <c>_lock</c>. Bound: the versions whose blocks fit
+    /// in <see cref="CapacityBytes"/> (least recently used ones are evicted beyond it).</summary>
+    private readonly Dictionary<string, DiskCacheEntry> _entries = [];
+    /// <summary>Newest version id per object; protected by <c>_lock</c>. Bound: one per entry.</summary>
+    private readonly Dictionary<(string Store, string Key), string> _current = [];
     private long _usedBytes;
+    /// <summary>Entries with descriptors open (at most <see cref="MaxOpenEntries"/>): the cache's descriptor bound.</summary>
+    private readonly OpenFiles _open = new(MaxOpenEntries);
+
+    /// <summary>Cached versions whose data files stay open (two descriptors each) between uses: 64.</summary>
+    public const int MaxOpenEntries = 64;
+
+    /// <summary>Cached versions with descriptors open now (for tests).</summary>
+    public int OpenEntries => _open.Count;
 
     private DiskCache(string directory, long capacityBytes, ILogger logger, FileStream lockFile)
     {
@@ -77,56 +88,6 @@ public sealed class DiskCache : IDisposable
         return new DiskCache(directory, capacityBytes, logger, lockFile);
     }
 
-    private sealed class Entry(ObjectVersion version, string dataPath, string metaPath, bool[] blocks, DateTimeOffset lastAccess, string? encoding)
-    {
-        /// <summary>The stored object's Content-Encoding ("" for none): cached bytes are stored bytes.</summary>
-        public string? Encoding = encoding;
-        public readonly Lock Sync = new();
-        public ObjectVersion Version { get; } = version;
-        public string DataPath { get; } = dataPath;
-        public string MetaPath { get; } = metaPath;
-        public bool[] Blocks { get; } = blocks;
-        public DateTimeOffset LastAccess = lastAccess;
-        /// <summary>Buffered handle, for I/O that is not aligned.</summary>
-        public SafeFileHandle? Handle;
-        /// <summary>O_DIRECT handle, for aligned I/O (null until opened, or where the filesystem refuses it).</summary>
-        public SafeFileHandle? Direct;
-        public bool DirectRefused;
-        public bool Evicted;
-
-        public SafeFileHandle BufferedHandle() =>
-            Handle ??= File.OpenHandle(DataPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
-
-        /// <summary>The direct handle when <paramref name="span"/> may use it.</summary>
-        public SafeFileHandle? DirectHandleFor(ReadOnlySpan<byte> span)
-        {
-            if (DirectRefused || !BufferPool.IsAligned(span) || span.Length % BufferPool.Alignment != 0) return null;
-            Direct ??= DirectFile.TryOpen(DataPath);
-            DirectRefused = Direct is null;
-            return Direct;
-        }
-
-        public void CloseHandles()
-        {
-            Handle?.Dispose();
-            Handle = null;
-            Direct?.Dispose();
-            Direct = null;
-        }
-        /// <summary>Blocks written to the data file but not yet flushed and claimed.</summary>
-        public readonly HashSet<long> Pending = [];
-
-        public long PresentBytes()
-        {
-            long n = 0;
-            for (long b = 0; b < Blocks.Length; b++)
-            {
-                if (Blocks[b]) n += Version.BlockLength(b);
-            }
-            return n;
-        }
-    }
-
     private sealed record Meta(
         [property: JsonPropertyName("store")] string Store,
         [property: JsonPropertyName("key")] string Key,
@@ -171,7 +132,7 @@ public sealed class DiskCache : IDisposable
                     File.Delete(meta);
                     continue;
                 }
-                var e = new Entry(v, data, meta, DecodeBits(m.Blocks, v.BlockCount), m.LastAccess, m.Encoding);
+                var e = new DiskCacheEntry(v, data, meta, DecodeBits(m.Blocks, v.BlockCount), m.LastAccess, m.Encoding);
                 AddLocked(e);
             }
             catch (Exception ex) when (ex is JsonException or IOException or FormatException or NullReferenceException)
@@ -187,7 +148,7 @@ public sealed class DiskCache : IDisposable
         }
     }
 
-    private void AddLocked(Entry e)
+    private void AddLocked(DiskCacheEntry e)
     {
         _entries[e.Version.Id] = e;
         _usedBytes += e.PresentBytes();
@@ -198,7 +159,7 @@ public sealed class DiskCache : IDisposable
         }
     }
 
-    private Entry? Find(in ObjectVersion v)
+    private DiskCacheEntry? Find(in ObjectVersion v)
     {
         lock (_lock) return _entries.TryGetValue(v.Id, out var e) && !e.Evicted ? e : null;
     }
@@ -229,41 +190,54 @@ public sealed class DiskCache : IDisposable
 
     /// <summary>
     /// Copies a cached block into <paramref name="destination"/> (at least the block's length); false on a miss.
-    /// An aligned destination whose array has room for the length rounded up to 4,096 is read with direct I/O.
+    /// An aligned destination whose array has room for the length rounded up to 4,096 is read with direct I/O,
+    /// unless <paramref name="preferPageCache"/> (random readers, who may come back to the same block soon).
+    /// Reads of one version run concurrently: the entry's lock is held only to find the descriptor.
     /// </summary>
-    public bool TryRead(in ObjectVersion v, long block, ArraySegment<byte> destination)
+    public bool TryRead(in ObjectVersion v, long block, ArraySegment<byte> destination, bool preferPageCache = false)
     {
         var e = Find(v);
         if (e is null) return false;
-        lock (e.Sync)
+        int length = v.BlockLength(block);
+        long offset = block * ObjectVersion.BlockSize;
+        Span<byte> target;
+        SafeFileHandle? handle = null;
+        bool added = false;
+        try
         {
-            // Pending blocks are on the data file already (this process wrote them); only the record waits.
-            if (e.Evicted || block >= e.Blocks.Length || !(e.Blocks[block] || e.Pending.Contains(block))) return false;
-            int length = v.BlockLength(block);
-            long offset = block * ObjectVersion.BlockSize;
-            try
+            lock (e.Sync)
             {
+                // Pending blocks are on the data file already (this process wrote them); only the record waits.
+                if (e.Evicted || block >= e.Blocks.Length || !(e.Blocks[block] || e.Pending.Contains(block))) return false;
                 int rounded = BufferPool.RoundUp(length);
-                var wide = destination.Offset + rounded <= destination.Array!.Length
+                var wide = !preferPageCache && destination.Offset + rounded <= destination.Array!.Length
                     ? new Span<byte>(destination.Array, destination.Offset, rounded) : Span<byte>.Empty;
-                var handle = wide.IsEmpty ? null : e.DirectHandleFor(wide);
-                var target = handle is null ? destination.AsSpan(0, length) : wide;
-                handle ??= e.BufferedHandle();
-                int total = 0;
-                while (total < length)
-                {
-                    int n = RandomAccess.Read(handle, target[total..], offset + total);
-                    if (n == 0) return false;
-                    total += n;
-                }
+                var direct = wide.IsEmpty ? null : e.DirectHandleFor(wide, _open);
+                target = direct is null ? destination.AsSpan(0, length) : wide;
+                handle = direct ?? e.BufferedHandle(_open);
+                _open.Touch(e);
+                // A trim may close the descriptor while it is read: the handle's count keeps it open until then.
+                handle.DangerousAddRef(ref added);
                 e.LastAccess = DateTimeOffset.UtcNow;
-                return true;
             }
-            catch (IOException ex)
+            _open.Trim();
+            int total = 0;
+            while (total < length)
             {
-                _logger.LogWarning("disk cache read of {Key} failed: {Error}", v.Key, ex.Message);
-                return false;
+                int n = RandomAccess.Read(handle, target[total..], offset + total);
+                if (n == 0) return false;
+                total += n;
             }
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or UnauthorizedAccessException)
+        {
+            _logger.LogWarning("disk cache read of {Key} failed: {Error}", v.Key, ex.Message);
+            return false;
+        }
+        finally
+        {
+            if (added) handle!.DangerousRelease();
         }
     }
 
@@ -279,21 +253,28 @@ public sealed class DiskCache : IDisposable
     /// <param name="encoding">The stored object's Content-Encoding, recorded with the version ("" for none).</param>
     public string? Write(in ObjectVersion v, long firstBlock, ArraySegment<byte> data, string? encoding = "")
     {
+        var id = WriteCore(v, firstBlock, data, encoding);
+        _open.Trim();
+        return id;
+    }
+
+    private string? WriteCore(in ObjectVersion v, long firstBlock, ArraySegment<byte> data, string? encoding)
+    {
         if (CapacityBytes <= 0 || v.Size <= 0) return null;
-        Entry e;
+        DiskCacheEntry e;
         lock (_lock)
         {
             if (!_entries.TryGetValue(v.Id, out e!) || e.Evicted)
             {
                 string dir = Path.Combine(_root, v.Id[..2]);
                 System.IO.Directory.CreateDirectory(dir);
-                e = new Entry(v, Path.Combine(dir, v.Id + ".data"), Path.Combine(dir, v.Id + ".meta"), new bool[v.BlockCount], DateTimeOffset.UtcNow, encoding ?? "");
+                e = new DiskCacheEntry(v, Path.Combine(dir, v.Id + ".data"), Path.Combine(dir, v.Id + ".meta"), new bool[v.BlockCount], DateTimeOffset.UtcNow, encoding ?? "");
                 _entries[v.Id] = e;
             }
             // The newest version of a key replaces older ones.
-            if (_current.TryGetValue((v.Store, v.Key), out var old) && old != v.Id && _entries.TryGetValue(old, out var oldEntry))
+            if (_current.TryGetValue((v.Store, v.Key), out var old) && old != v.Id && _entries.TryGetValue(old, out var oldDiskCacheEntry))
             {
-                EvictLocked(oldEntry);
+                EvictLocked(oldDiskCacheEntry);
             }
             _current[(v.Store, v.Key)] = v.Id;
         }
@@ -306,13 +287,13 @@ public sealed class DiskCache : IDisposable
                 // the object's end, never read back).
                 int rounded = BufferPool.RoundUp(data.Count);
                 var wide = data.Offset + rounded <= data.Array!.Length ? new ReadOnlySpan<byte>(data.Array, data.Offset, rounded) : ReadOnlySpan<byte>.Empty;
-                if (!wide.IsEmpty && e.DirectHandleFor(wide) is { } direct)
+                if (!wide.IsEmpty && e.DirectHandleFor(wide, _open) is { } direct)
                 {
                     RandomAccess.Write(direct, wide, firstBlock * ObjectVersion.BlockSize);
                 }
                 else
                 {
-                    RandomAccess.Write(e.BufferedHandle(), data.AsSpan(), firstBlock * ObjectVersion.BlockSize);
+                    RandomAccess.Write(e.BufferedHandle(_open), data.AsSpan(), firstBlock * ObjectVersion.BlockSize);
                 }
                 long blocks = (data.Count + ObjectVersion.BlockSize - 1) / ObjectVersion.BlockSize;
                 for (long b = firstBlock; b < firstBlock + blocks && b < e.Blocks.Length; b++)
@@ -340,7 +321,13 @@ public sealed class DiskCache : IDisposable
     /// </summary>
     public void Commit(string id)
     {
-        Entry? e;
+        CommitCore(id);
+        _open.Trim();
+    }
+
+    private void CommitCore(string id)
+    {
+        DiskCacheEntry? e;
         lock (_lock)
         {
             if (!_entries.TryGetValue(id, out e) || e.Evicted) return;
@@ -351,7 +338,7 @@ public sealed class DiskCache : IDisposable
             if (e.Evicted || e.Pending.Count == 0) return;
             try
             {
-                RandomAccess.FlushToDisk(e.Direct ?? e.BufferedHandle());
+                RandomAccess.FlushToDisk(e.Direct ?? e.BufferedHandle(_open));
                 foreach (long b in e.Pending)
                 {
                     if (!e.Blocks[b])
@@ -379,7 +366,7 @@ public sealed class DiskCache : IDisposable
         }
     }
 
-    private static void SaveMeta(Entry e)
+    private static void SaveMeta(DiskCacheEntry e)
     {
         var m = new Meta(e.Version.Store, e.Version.Key, e.Version.ETag, e.Version.Size, e.LastAccess, EncodeBits(e.Blocks), e.Encoding);
         string tmp = e.MetaPath + ".tmp";
@@ -387,7 +374,7 @@ public sealed class DiskCache : IDisposable
         File.Move(tmp, e.MetaPath, overwrite: true);
     }
 
-    private void EvictLeastRecentlyUsedLocked(long target, Entry? keep)
+    private void EvictLeastRecentlyUsedLocked(long target, DiskCacheEntry? keep)
     {
         foreach (var victim in _entries.Values.Where(x => !x.Evicted && x != keep).OrderBy(x => x.LastAccess).ToList())
         {
@@ -396,7 +383,7 @@ public sealed class DiskCache : IDisposable
         }
     }
 
-    private void EvictLocked(Entry e)
+    private void EvictLocked(DiskCacheEntry e)
     {
         lock (e.Sync)
         {
@@ -404,6 +391,7 @@ public sealed class DiskCache : IDisposable
             e.Evicted = true;
             _usedBytes -= e.PresentBytes();
             e.CloseHandles();
+            _open.Closed(e);
             File.Delete(e.MetaPath);
             File.Delete(e.DataPath);
         }
@@ -483,6 +471,7 @@ public sealed class DiskCache : IDisposable
                 {
                     if (e.Evicted) continue;
                     e.CloseHandles();
+                    _open.Closed(e);
                     try
                     {
                         if (File.Exists(e.MetaPath)) SaveMeta(e);
