@@ -22,7 +22,7 @@ namespace CloudMount.Core.Caching;
 /// mount on the same folder runs without a disk cache and says so.</para>
 /// <para>Thread safety: <c>_lock</c> guards the index and totals; each entry's lock guards its file and bitmap.</para>
 /// </remarks>
-public sealed class DiskCache : IDisposable
+public sealed partial class DiskCache : IDisposable
 {
     private readonly string _root;
     private readonly ILogger _logger;
@@ -86,66 +86,6 @@ public sealed class DiskCache : IDisposable
             return null;
         }
         return new DiskCache(directory, capacityBytes, logger, lockFile);
-    }
-
-    private sealed record Meta(
-        [property: JsonPropertyName("store")] string Store,
-        [property: JsonPropertyName("key")] string Key,
-        [property: JsonPropertyName("etag")] string ETag,
-        [property: JsonPropertyName("size")] long Size,
-        [property: JsonPropertyName("lastAccess")] DateTimeOffset LastAccess,
-        [property: JsonPropertyName("blocks")] string Blocks,
-        [property: JsonPropertyName("encoding")] string? Encoding = null);
-
-    private static string EncodeBits(bool[] bits)
-    {
-        var bytes = new byte[(bits.Length + 7) / 8];
-        for (int i = 0; i < bits.Length; i++)
-        {
-            if (bits[i]) bytes[i / 8] |= (byte)(1 << (i % 8));
-        }
-        return Convert.ToBase64String(bytes);
-    }
-
-    private static bool[] DecodeBits(string text, long count)
-    {
-        var bytes = Convert.FromBase64String(text);
-        var bits = new bool[count];
-        for (int i = 0; i < count && i / 8 < bytes.Length; i++)
-        {
-            bits[i] = (bytes[i / 8] & (1 << (i % 8))) != 0;
-        }
-        return bits;
-    }
-
-    private void LoadIndex()
-    {
-        foreach (var meta in System.IO.Directory.EnumerateFiles(_root, "*.meta", SearchOption.AllDirectories))
-        {
-            try
-            {
-                var m = JsonSerializer.Deserialize<Meta>(File.ReadAllText(meta))!;
-                var v = new ObjectVersion(m.Store, m.Key, m.ETag, m.Size);
-                string data = Path.ChangeExtension(meta, ".data");
-                if (!File.Exists(data) || v.Id != Path.GetFileNameWithoutExtension(meta))
-                {
-                    File.Delete(meta);
-                    continue;
-                }
-                var e = new DiskCacheEntry(v, data, meta, DecodeBits(m.Blocks, v.BlockCount), m.LastAccess, m.Encoding);
-                AddLocked(e);
-            }
-            catch (Exception ex) when (ex is JsonException or IOException or FormatException or NullReferenceException)
-            {
-                _logger.LogWarning("dropping unreadable cache record {Path}: {Error}", meta, ex.Message);
-                File.Delete(meta);
-            }
-        }
-        // Data files without a record hold nothing claimed: remove them.
-        foreach (var data in System.IO.Directory.EnumerateFiles(_root, "*.data", SearchOption.AllDirectories))
-        {
-            if (!File.Exists(Path.ChangeExtension(data, ".meta"))) File.Delete(data);
-        }
     }
 
     private void AddLocked(DiskCacheEntry e)
@@ -325,7 +265,39 @@ public sealed class DiskCache : IDisposable
         _open.Trim();
     }
 
-    private void CommitCore(string id)
+    /// <summary>
+    /// Commits several entries with one flush of the cache's filesystem (syncfs) instead of one per entry: reading
+    /// many small files makes many entries, and a flush each would cost the disk more than the reads.
+    /// </summary>
+    public void CommitMany(IReadOnlyCollection<string> ids)
+    {
+        if (ids.Count <= 4)
+        {
+            foreach (var id in ids) Commit(id);
+            return;
+        }
+        // What each entry has written so far; the flush below covers exactly these blocks.
+        var batch = new List<(string Id, long[] Blocks)>(ids.Count);
+        foreach (var id in ids)
+        {
+            DiskCacheEntry? e;
+            lock (_lock)
+            {
+                if (!_entries.TryGetValue(id, out e) || e.Evicted) continue;
+            }
+            lock (e.Sync) batch.Add((id, [.. e.Pending]));
+        }
+        if (!FileSystemSync.TrySync(_root))
+        {
+            foreach (var id in ids) Commit(id);
+            return;
+        }
+        foreach (var (id, blocks) in batch) CommitCore(id, blocks);
+        _open.Trim();
+    }
+
+    /// <summary>Claims an entry's pending blocks: all of them after flushing its file, or <paramref name="flushed"/> (already on disk).</summary>
+    private void CommitCore(string id, long[]? flushed = null)
     {
         DiskCacheEntry? e;
         lock (_lock)
@@ -338,16 +310,16 @@ public sealed class DiskCache : IDisposable
             if (e.Evicted || e.Pending.Count == 0) return;
             try
             {
-                RandomAccess.FlushToDisk(e.Direct ?? e.BufferedHandle(_open));
-                foreach (long b in e.Pending)
+                if (flushed is null) RandomAccess.FlushToDisk(e.Direct ?? e.BufferedHandle(_open));
+                foreach (long b in flushed ?? [.. e.Pending])
                 {
+                    if (!e.Pending.Remove(b)) continue;
                     if (!e.Blocks[b])
                     {
                         e.Blocks[b] = true;
                         added += e.Version.BlockLength(b);
                     }
                 }
-                e.Pending.Clear();
                 SaveMeta(e);
             }
             catch (IOException ex)
@@ -364,14 +336,6 @@ public sealed class DiskCache : IDisposable
                 EvictLeastRecentlyUsedLocked(CapacityBytes * 9 / 10, keep: e);
             }
         }
-    }
-
-    private static void SaveMeta(DiskCacheEntry e)
-    {
-        var m = new Meta(e.Version.Store, e.Version.Key, e.Version.ETag, e.Version.Size, e.LastAccess, EncodeBits(e.Blocks), e.Encoding);
-        string tmp = e.MetaPath + ".tmp";
-        File.WriteAllText(tmp, JsonSerializer.Serialize(m));
-        File.Move(tmp, e.MetaPath, overwrite: true);
     }
 
     private void EvictLeastRecentlyUsedLocked(long target, DiskCacheEntry? keep)
@@ -400,40 +364,6 @@ public sealed class DiskCache : IDisposable
         {
             _current.Remove((e.Version.Store, e.Version.Key));
         }
-    }
-
-    /// <summary>One cached object version, for <c>cloudmount cache list</c>.</summary>
-    /// <param name="Version">Store, key, ETag and size.</param>
-    /// <param name="CachedBytes">Bytes present.</param>
-    /// <param name="LastAccess">When it was last read or written.</param>
-    public sealed record CacheEntryInfo(ObjectVersion Version, long CachedBytes, DateTimeOffset LastAccess);
-
-    /// <summary>
-    /// Reads the records of a cache folder without opening it (a running mount may hold it): what a
-    /// <c>cloudmount cache list</c> shows. Unreadable records are skipped.
-    /// </summary>
-    public static IReadOnlyList<CacheEntryInfo> Inspect(string directory)
-    {
-        var result = new List<CacheEntryInfo>();
-        string root = Path.Combine(directory, "data");
-        if (!System.IO.Directory.Exists(root)) return result;
-        foreach (var meta in System.IO.Directory.EnumerateFiles(root, "*.meta", SearchOption.AllDirectories))
-        {
-            try
-            {
-                var m = JsonSerializer.Deserialize<Meta>(File.ReadAllText(meta))!;
-                var v = new ObjectVersion(m.Store, m.Key, m.ETag, m.Size);
-                var bits = DecodeBits(m.Blocks, v.BlockCount);
-                long bytes = 0;
-                for (long b = 0; b < bits.Length; b++) if (bits[b]) bytes += v.BlockLength(b);
-                result.Add(new CacheEntryInfo(v, bytes, m.LastAccess));
-            }
-            catch (Exception e) when (e is JsonException or IOException or FormatException or NullReferenceException)
-            {
-                // Skipped: the owning mount drops it when it next opens the cache.
-            }
-        }
-        return result.OrderByDescending(e => e.LastAccess).ToList();
     }
 
     /// <summary>Every cached version, most recently used first.</summary>
@@ -474,7 +404,9 @@ public sealed class DiskCache : IDisposable
                     _open.Closed(e);
                     try
                     {
-                        if (File.Exists(e.MetaPath)) SaveMeta(e);
+                        // Only records whose last access moved by more than a minute since they were written (a mount that read 20,000 files
+                        // must not rewrite 20,000 records on its way out).
+                        if (e.LastAccess - e.SavedAccess > TimeSpan.FromMinutes(1) && File.Exists(e.MetaPath)) SaveMeta(e);
                     }
                     catch (IOException)
                     {

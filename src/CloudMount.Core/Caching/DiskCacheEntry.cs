@@ -17,6 +17,8 @@ internal sealed class DiskCacheEntry(ObjectVersion version, string dataPath, str
     public string MetaPath { get; } = metaPath;
     public bool[] Blocks { get; } = blocks;
     public DateTimeOffset LastAccess = lastAccess;
+    /// <summary>The last access time the record on disk holds.</summary>
+    public DateTimeOffset SavedAccess;
     /// <summary>Buffered handle, for I/O that is not aligned and for reads through the page cache.</summary>
     public SafeFileHandle? Handle;
     /// <summary>O_DIRECT handle, for aligned I/O (null until opened, or where the filesystem refuses it).</summary>
