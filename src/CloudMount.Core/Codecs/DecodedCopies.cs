@@ -80,6 +80,8 @@ public sealed class DecodedCopies : IAsyncDisposable
                 var handle = File.OpenHandle(path, complete is null ? FileMode.Create : FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
                 copy = new DecodedCopy(stored.Key, etag, codec, path, handle, complete) { StoredSize = stored.Size };
                 _copies[version.Id] = copy;
+                // The caller's hold is counted before the pass starts: a pass may finish before it returns.
+                copy.AddUser();
                 if (complete is null)
                 {
                     _passes.RemoveAll(t => t.IsCompleted);
@@ -92,7 +94,10 @@ public sealed class DecodedCopies : IAsyncDisposable
                         TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
                 }
             }
-            copy.AddUser();
+            else
+            {
+                copy.AddUser();
+            }
             File.SetLastWriteTimeUtc(copy.Path, DateTime.UtcNow);
         }
         return copy;
