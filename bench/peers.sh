@@ -7,7 +7,8 @@
 # (above 1: CloudMount is better), the load average while the row ran, and each mount's CPU seconds.
 #   bench/peers.sh [ROUNDS]          default 3
 # Environment: SERVERS="swift s3rver", SEQ_MIB=512, BIG_MIB=4096, FIO_SECONDS=30, ROWS="..." (a subset of
-# seq ttfb fio1 fio4 rss copyin lslr cat ls20k reread write), KINDS="cm rcoff rcfull s3fs".
+# seq ttfb fio1 fio4 rss copyin lslr cat ls20k reread write; ROWS_swift, ROWS_s3rver for one server),
+# KINDS="cm rcoff rcfull s3fs".
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 rounds=${1:-3}
@@ -15,6 +16,7 @@ SERVERS=${SERVERS:-"swift s3rver"}
 SEQ_MIB=${SEQ_MIB:-512}; BIG_MIB=${BIG_MIB:-4096}; FIO_SECONDS=${FIO_SECONDS:-30}
 ROWS=${ROWS:-"seq ttfb fio1 fio4 rss copyin lslr cat ls20k reread write"}
 KINDS=${KINDS:-"cm rcoff rcfull s3fs"}
+rows_for() { local v="ROWS_$1"; echo "${!v:-$ROWS}"; }   # ROWS_swift / ROWS_s3rver override ROWS per server
 bench_init
 start_swift bench
 start_s3rver bench
@@ -33,6 +35,8 @@ head -c $((1024 * 1048576)) /dev/urandom > "$work/write.bin"
 python3 - "$work" <<'EOF'
 import os, sys
 w = sys.argv[1]
+# tree/ holds a file of its own: s3rver lists no folder that holds only folders (TEST-SERVERS.md).
+open(f"{w}/tree/index.txt", "wb").write(b"20 folders of 100 files\n")
 for d in range(20):
     os.makedirs(f"{w}/tree/d{d:02}", exist_ok=True)
     for f in range(100):
@@ -44,9 +48,9 @@ for f in range(1000):
 EOF
 for s in $SERVERS; do
   env -u AWS_CA_BUNDLE $(rclone_env "$s") rclone copyto "$work/seq.bin" "B:bench/seq.bin" --s3-upload-concurrency 8
-  [[ " $ROWS " == *" rss "* ]] && head -c $((BIG_MIB * 1048576)) /dev/urandom | env -u AWS_CA_BUNDLE $(rclone_env "$s") rclone rcat "B:bench/big.bin" --s3-upload-concurrency 8
+  [[ " $(rows_for "$s") " == *" rss "* ]] && head -c $((BIG_MIB * 1048576)) /dev/urandom | env -u AWS_CA_BUNDLE $(rclone_env "$s") rclone rcat "B:bench/big.bin" --s3-upload-concurrency 8
   env -u AWS_CA_BUNDLE $(rclone_env "$s") rclone copy "$work/tree" "B:bench/tree" --transfers 32
-  [[ " $ROWS " == *" ls20k "* ]] && env -u AWS_CA_BUNDLE $(rclone_env "$s") rclone copy "$work/wide" "B:bench/wide" --transfers 32
+  [[ " $(rows_for "$s") " == *" ls20k "* ]] && env -u AWS_CA_BUNDLE $(rclone_env "$s") rclone copy "$work/wide" "B:bench/wide" --transfers 32
 done
 seq_sum=$(md5sum < "$work/seq.bin" | cut -d' ' -f1)
 
@@ -94,7 +98,7 @@ LABEL_ttfb="time to first byte, dd bs=4k count=1, fresh mount (ms)"
 LABEL_fio1="random 256 KiB reads, fio randread --direct=1, 1 job, ${FIO_SECONDS} s (MiB/s)"
 LABEL_fio4="same, 4 jobs (MiB/s)"
 LABEL_rss="peak RSS streaming ${BIG_MIB} MiB (MiB)"
-LABEL_idle="RSS 20 s after the stream (MiB)"
+LABEL_idle="RSS ${IDLE_SECONDS:-20} s after the stream (MiB)"
 LABEL_copyin="copy 1,000 files of 30 KB in (s)"
 LABEL_lslr="ls -lR of 2,000 objects in 20 folders (s)"
 LABEL_cat="cat of those 2,000 files (s)"
@@ -139,7 +143,7 @@ measure() { # ROW SERVER KIND ROUND
       dd if="$dir/big.bin" of=/dev/null bs=1M status=none & local dd=$!
       local peak=0 r
       while kill -0 $dd 2>/dev/null; do r=$(rss_of "$MPID"); [ "$r" -gt "$peak" ] && peak=$r; sleep 0.2; done
-      sleep 20
+      sleep "${IDLE_SECONDS:-20}"
       add "$key" "$peak"; add "idle|$s|$kind" "$(rss_of "$MPID")"
       unmount_kind "$dir" ;;
     copyin)
@@ -200,7 +204,7 @@ curl_rows() { # SERVER ROUND: the server's own figures (single GET, 8 parallel r
 for round in $(seq 1 "$rounds"); do
   for s in $SERVERS; do
     curl_rows "$s" "$round"
-    for row in $ROWS; do
+    for row in $(rows_for "$s"); do
       for kind in $KINDS; do
         measure "$row" "$s" "$kind" "$round" || echo "measurement $row on $s through $kind failed in round $round" >&2
       done
@@ -216,8 +220,9 @@ echo
 echo "| measure | server | curl | CloudMount | rclone off | rclone full | s3fs | CloudMount / curl | CloudMount / best peer | load |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
 for s in $SERVERS; do
-  for row in $ROWS cpu idle; do
-    case "$row" in cpu) [[ " $ROWS " == *" seq "* ]] || continue ;; idle) [[ " $ROWS " == *" rss "* ]] || continue ;; esac
+  srows=$(rows_for "$s")
+  for row in $srows cpu idle; do
+    case "$row" in cpu) [[ " $srows " == *" seq "* ]] || continue ;; idle) [[ " $srows " == *" rss "* ]] || continue ;; esac
     label="LABEL_$row"; cells=(); vals=()
     curlv=$(med "${R[$row|$s|curl]:-}")
     for kind in cm rcoff rcfull s3fs; do
