@@ -201,6 +201,47 @@ curl_rows() { # SERVER ROUND: the server's own figures (single GET, 8 parallel r
   add "ttfb|$s|curl" "$(python3 -c "print('%.1f' % ((float('$t1') - float('$t0')) * 1000))")"
 }
 
+# ---------------------------------------------------------------- the table (printed after every round)
+print_table() { # ROUNDS_DONE
+  med() { [ -z "${1// }" ] && { echo "-"; return; }; median $1; }
+  echo
+  echo "bench/peers.sh, round $1 of $rounds (medians of the rounds so far; rounds in brackets), $(date -u +%Y-%m-%d), $(nproc) cores; load average while each row ran in its last column"
+  echo
+  echo "| measure | server | curl | CloudMount | rclone off | rclone full | s3fs | CloudMount / curl | CloudMount / best peer | load |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
+  for s in $SERVERS; do
+    srows=$(rows_for "$s")
+    for row in $srows cpu idle; do
+      case "$row" in cpu) [[ " $srows " == *" seq "* ]] || continue ;; idle) [[ " $srows " == *" rss "* ]] || continue ;; esac
+      label="LABEL_$row"; cells=(); vals=()
+      curlv=$(med "${R[$row|$s|curl]:-}")
+      for kind in cm rcoff rcfull s3fs; do
+        v=$(med "${R[$row|$s|$kind]:-}"); vals+=("$v")
+        cells+=("$v${R[$row|$s|$kind]:+ [${R[$row|$s|$kind]# }]}")
+      done
+      higher=0; [[ " $HIGHER " == *" $row "* ]] && higher=1
+      best=$(python3 -c "
+  import sys
+  h=int(sys.argv[1]); v=[float(x) for x in sys.argv[3:] if x!='-']
+  print('-' if not v else (max(v) if h else min(v)))" "$higher" "${vals[0]}" "${vals[@]:1}")
+      ratio() { python3 -c "
+  import sys
+  h,a,b=int(sys.argv[1]),sys.argv[2],sys.argv[3]
+  print('-' if '-' in (a,b) or float(a)==0 or float(b)==0 else '%.2f' % ((float(a)/float(b)) if h else (float(b)/float(a))))" "$@"; }
+      l=$(med "${LOAD[$row|$s]:-${LOAD[seq|$s]:-}}")
+      echo "| ${!label} | $s | $curlv | ${cells[0]} | ${cells[1]} | ${cells[2]} | ${cells[3]} | $(ratio $higher "${vals[0]}" "$curlv") | $(ratio $higher "${vals[0]}" "$best") | $l |"
+    done
+    echo "| 8 parallel curl range GETs (MiB/s) | $s | $(med "${R[seq8|$s|curl]:-}") [${R[seq8|$s|curl]# }] | | | | | $(python3 -c "
+  import sys
+  a,b=sys.argv[1],sys.argv[2]
+  print('-' if '-' in (a,b) else '%.2f' % (float(a)/float(b)))" "$(med "${R[seq|$s|cm]:-}")" "$(med "${R[seq8|$s|curl]:-}")") (sequential read / 8 GETs) | | |"
+  done
+  echo
+  echo "Ratios are CloudMount's speed over the other's (times inverted), so above 1 means CloudMount is faster or smaller."
+  for k in "${!NOTE[@]}"; do echo "CloudMount, $k: ${NOTE[$k]}(requests and bytes of the last round)"; done
+  for k in "${!CPU[@]}"; do echo "mount CPU seconds during $k: [${CPU[$k]# }]"; done | sort
+}
+
 for round in $(seq 1 "$rounds"); do
   for s in $SERVERS; do
     curl_rows "$s" "$round"
@@ -210,43 +251,6 @@ for round in $(seq 1 "$rounds"); do
       done
     done
   done
+  print_table "$round"
 done
 
-# ---------------------------------------------------------------- the table
-med() { [ -z "${1// }" ] && { echo "-"; return; }; median $1; }
-echo
-echo "bench/peers.sh, $rounds rounds (medians; rounds in brackets), $(date -u +%Y-%m-%d), $(nproc) cores; load average while each row ran in its last column"
-echo
-echo "| measure | server | curl | CloudMount | rclone off | rclone full | s3fs | CloudMount / curl | CloudMount / best peer | load |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
-for s in $SERVERS; do
-  srows=$(rows_for "$s")
-  for row in $srows cpu idle; do
-    case "$row" in cpu) [[ " $srows " == *" seq "* ]] || continue ;; idle) [[ " $srows " == *" rss "* ]] || continue ;; esac
-    label="LABEL_$row"; cells=(); vals=()
-    curlv=$(med "${R[$row|$s|curl]:-}")
-    for kind in cm rcoff rcfull s3fs; do
-      v=$(med "${R[$row|$s|$kind]:-}"); vals+=("$v")
-      cells+=("$v${R[$row|$s|$kind]:+ [${R[$row|$s|$kind]# }]}")
-    done
-    higher=0; [[ " $HIGHER " == *" $row "* ]] && higher=1
-    best=$(python3 -c "
-import sys
-h=int(sys.argv[1]); v=[float(x) for x in sys.argv[3:] if x!='-']
-print('-' if not v else (max(v) if h else min(v)))" "$higher" "${vals[0]}" "${vals[@]:1}")
-    ratio() { python3 -c "
-import sys
-h,a,b=int(sys.argv[1]),sys.argv[2],sys.argv[3]
-print('-' if '-' in (a,b) or float(a)==0 or float(b)==0 else '%.2f' % ((float(a)/float(b)) if h else (float(b)/float(a))))" "$@"; }
-    l=$(med "${LOAD[$row|$s]:-${LOAD[seq|$s]:-}}")
-    echo "| ${!label} | $s | $curlv | ${cells[0]} | ${cells[1]} | ${cells[2]} | ${cells[3]} | $(ratio $higher "${vals[0]}" "$curlv") | $(ratio $higher "${vals[0]}" "$best") | $l |"
-  done
-  echo "| 8 parallel curl range GETs (MiB/s) | $s | $(med "${R[seq8|$s|curl]:-}") [${R[seq8|$s|curl]# }] | | | | | $(python3 -c "
-import sys
-a,b=sys.argv[1],sys.argv[2]
-print('-' if '-' in (a,b) else '%.2f' % (float(a)/float(b)))" "$(med "${R[seq|$s|cm]:-}")" "$(med "${R[seq8|$s|curl]:-}")") (sequential read / 8 GETs) | | |"
-done
-echo
-echo "Ratios are CloudMount's speed over the other's (times inverted), so above 1 means CloudMount is faster or smaller."
-for k in "${!NOTE[@]}"; do echo "CloudMount, $k: ${NOTE[$k]}(requests and bytes of the last round)"; done
-for k in "${!CPU[@]}"; do echo "mount CPU seconds during $k: [${CPU[$k]# }]"; done | sort

@@ -31,7 +31,9 @@ internal sealed class BlockTable
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _readAhead;
     private readonly Dictionary<long, Part> _blocks = [];  // block index -> live part; protected by Lock
-    private readonly TaskCompletionSource<ObjectInfo?> _firstResponse = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // The answer holding byte 0, for the opens waiting on it; replaced when a fetch of block 0 fails, so a later
+    // open asks again instead of getting the old failure.
+    private TaskCompletionSource<ObjectInfo?> _firstResponse = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _requests;
     private long _fetchedBytes;
 
@@ -68,8 +70,12 @@ internal sealed class BlockTable
     /// <summary>Bytes received from the store.</summary>
     public long FetchedBytes => Interlocked.Read(ref _fetchedBytes);
 
-    /// <summary>What the store said in the answer that held byte 0, or <c>null</c> when block 0 came from a cache.</summary>
-    public Task<ObjectInfo?> FirstResponse => _firstResponse.Task;
+    /// <summary>
+    /// What the store said in the answer that held byte 0, or <c>null</c> when block 0 came from a cache. Read it
+    /// under <see cref="Lock"/> before planning the read of block 0: a failed fetch faults the task it was started
+    /// for, and later readers get a new one.
+    /// </summary>
+    public Task<ObjectInfo?> FirstResponse => Volatile.Read(ref _firstResponse).Task;
 
     /// <summary>Parts now in the table (tests).</summary>
     public int LivePartCount
@@ -220,7 +226,7 @@ internal sealed class BlockTable
                 int length = (int)Math.Min(block, part.Length - at);
                 if (_version is { } v && _caches!.TryRead(v, first + i, part.Buffer.Slice(at, length), preferPageCache: part.Random))
                 {
-                    if (first + i == 0) _firstResponse.TrySetResult(null);
+                    if (first + i == 0) Volatile.Read(ref _firstResponse).TrySetResult(null);
                     part.Advance(length);
                     i++;
                     continue;
@@ -252,8 +258,16 @@ internal sealed class BlockTable
             {
                 _logger.LogWarning("read of {Key} bytes {Start}-{End} failed: {Error}", _key(), part.Start, part.End - 1, e.Message);
             }
-            if (part.Start == 0) _firstResponse.TrySetException(e);
-            lock (Lock) UnmapLocked(part); // a later reader starts afresh
+            TaskCompletionSource<ObjectInfo?>? failedFirst = null;
+            lock (Lock)
+            {
+                UnmapLocked(part); // a later reader starts afresh
+                if (part.Start == 0)
+                {
+                    failedFirst = Interlocked.Exchange(ref _firstResponse, new(TaskCreationOptions.RunContinuationsAsynchronously));
+                }
+            }
+            failedFirst?.TrySetException(e);
             part.Fail(e);
         }
         finally
@@ -274,7 +288,7 @@ internal sealed class BlockTable
             // Some servers ignore If-Match; never hand out bytes of another version.
             throw new PreconditionFailedException(key, _etag);
         }
-        if (part.Start + from == 0) _firstResponse.TrySetResult(result.Info);
+        if (part.Start + from == 0) Volatile.Read(ref _firstResponse).TrySetResult(result.Info);
         int filled = from;
         while (filled < to)
         {

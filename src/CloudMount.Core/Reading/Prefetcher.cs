@@ -95,13 +95,15 @@ public sealed class Prefetcher : IAsyncDisposable
         var covering = new List<Part>();
         var started = new List<Part>();
         var released = new List<Part>();
+        Task<ObjectInfo?> first;
         lock (_table.Lock)
         {
+            first = _table.FirstResponse;
             _streams!.PlanLocked(0, Math.Min(_size, ObjectVersion.BlockSize), covering, started, released);
         }
         _table.Start(started);
         _table.Release(covering);
-        return await _table.FirstResponse.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return await first.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
