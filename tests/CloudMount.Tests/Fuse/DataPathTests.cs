@@ -200,13 +200,12 @@ public sealed class DataPathTests
     [Test]
     public async Task Cache_prune_removes_cached_data_and_refuses_while_a_mount_runs()
     {
-        // A web server's files are cached; a file:// store is read in place and caches nothing.
-        var server = await TestServers.Nginx;
-        string folder = "prune-" + Guid.NewGuid().ToString("n")[..8];
-        Directory.CreateDirectory(Path.Combine(server.Root, folder));
-        await File.WriteAllBytesAsync(Path.Combine(server.Root, folder, "f.bin"), Random(3_000_000, 5));
+        // An S3 store's objects are cached; a file:// store is read in place and caches nothing.
+        var s = await TestServers.S3rver;
+        string bucket = await s.NewBucketAsync("prune");
+        await s.PutAsync(bucket, "f.bin", Random(3_000_000, 5));
         string cache = Paths.NewDir("prunecache"), mnt = Paths.NewDir("prunemnt");
-        await using (var mount = await MountProcess.StartAsync(server.Url("json", folder).ToString(), mnt, ["--cache-dir", cache]))
+        await using (var mount = await MountProcess.StartAsync($"s3://{bucket}", mnt, ["--endpoint", s.Endpoint.ToString(), "--cache-dir", cache], s.Env))
         {
             await BashOkAsync($"cat {Q(mnt)}/f.bin > /dev/null");
             var busy = await CloudMountAsync(["cache", "prune", "--all", "--cache-dir", cache]);

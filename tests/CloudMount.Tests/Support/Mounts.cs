@@ -107,12 +107,13 @@ public sealed class MountProcess : IAsyncDisposable
     }
 
     /// <summary>Sends SIGINT and waits for the process to unmount and exit; returns its stderr.</summary>
-    public async Task<string> StopAsync()
+    /// <param name="timeout">How long the unmount may take (default 30 s).</param>
+    public async Task<string> StopAsync(TimeSpan? timeout = null)
     {
         if (!_process.HasExited)
         {
             await ProcessRunner.RunAsync("kill", ["-INT", _process.Id.ToString()]);
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(30));
             try
             {
                 await _process.WaitForExitAsync(cts.Token);
@@ -121,7 +122,7 @@ public sealed class MountProcess : IAsyncDisposable
             {
                 _process.Kill(true);
                 await ProcessRunner.BashAsync($"fusermount3 -u -z {ProcessRunner.Q(MountPoint)}");
-                throw new AssertionException($"cloudmount did not exit within 30 s of SIGINT:\n{Stderr}");
+                throw new AssertionException($"cloudmount did not exit within {(timeout ?? TimeSpan.FromSeconds(30)).TotalSeconds} s of SIGINT:\n{Stderr}");
             }
         }
         _process.WaitForExit();
