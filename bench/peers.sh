@@ -221,20 +221,20 @@ print_table() { # ROUNDS_DONE
       done
       higher=0; [[ " $HIGHER " == *" $row "* ]] && higher=1
       best=$(python3 -c "
-  import sys
-  h=int(sys.argv[1]); v=[float(x) for x in sys.argv[3:] if x!='-']
-  print('-' if not v else (max(v) if h else min(v)))" "$higher" "${vals[0]}" "${vals[@]:1}")
+import sys
+h=int(sys.argv[1]); v=[float(x) for x in sys.argv[3:] if x!='-']
+print('-' if not v else (max(v) if h else min(v)))" "$higher" "${vals[0]}" "${vals[@]:1}")
       ratio() { python3 -c "
-  import sys
-  h,a,b=int(sys.argv[1]),sys.argv[2],sys.argv[3]
-  print('-' if '-' in (a,b) or float(a)==0 or float(b)==0 else '%.2f' % ((float(a)/float(b)) if h else (float(b)/float(a))))" "$@"; }
+import sys
+h,a,b=int(sys.argv[1]),sys.argv[2],sys.argv[3]
+print('-' if '-' in (a,b) or float(a)==0 or float(b)==0 else '%.2f' % ((float(a)/float(b)) if h else (float(b)/float(a))))" "$@"; }
       l=$(med "${LOAD[$row|$s]:-${LOAD[seq|$s]:-}}")
       echo "| ${!label} | $s | $curlv | ${cells[0]} | ${cells[1]} | ${cells[2]} | ${cells[3]} | $(ratio $higher "${vals[0]}" "$curlv") | $(ratio $higher "${vals[0]}" "$best") | $l |"
     done
     echo "| 8 parallel curl range GETs (MiB/s) | $s | $(med "${R[seq8|$s|curl]:-}") [${R[seq8|$s|curl]# }] | | | | | $(python3 -c "
-  import sys
-  a,b=sys.argv[1],sys.argv[2]
-  print('-' if '-' in (a,b) else '%.2f' % (float(a)/float(b)))" "$(med "${R[seq|$s|cm]:-}")" "$(med "${R[seq8|$s|curl]:-}")") (sequential read / 8 GETs) | | |"
+import sys
+a,b=sys.argv[1],sys.argv[2]
+print('-' if '-' in (a,b) else '%.2f' % (float(a)/float(b)))" "$(med "${R[seq|$s|cm]:-}")" "$(med "${R[seq8|$s|curl]:-}")") (sequential read / 8 GETs) | | |"
   done
   echo
   echo "Ratios are CloudMount's speed over the other's (times inverted), so above 1 means CloudMount is faster or smaller."
