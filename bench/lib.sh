@@ -8,10 +8,11 @@ bench_init() {
   BENCH_STATE=$(mktemp -d /tmp/cloudmount-bench-XXXXXX)
   BENCH_MOUNTS=()
   trap bench_cleanup EXIT
-  "$BENCH_ROOT/scripts/install-test-deps.sh"
-  # Peer mounts and tools the benchmarks compare against (Debian packages).
-  "$BENCH_ROOT/scripts/apt-install.sh" rclone s3fs bindfs procps
-  dotnet publish "$BENCH_ROOT/src/CloudMount.Cli" -c Release -o "$BENCH_ROOT/artifacts/cloudmount" --nologo -v quiet
+  # Test prerequisites, peer mounts and tools the benchmarks compare against (Debian packages).
+  "$BENCH_ROOT/bench/deps.sh"
+  # As README "Install" says: ReadyToRun, so a fresh mount spends no CPU compiling its data path.
+  dotnet publish "$BENCH_ROOT/src/CloudMount.Cli" -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
+    -o "$BENCH_ROOT/artifacts/cloudmount" --nologo -v quiet
 }
 
 bench_cleanup() {

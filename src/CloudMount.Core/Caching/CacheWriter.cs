@@ -49,7 +49,9 @@ public sealed class CacheWriter : IAsyncDisposable
 
     private async Task RunAsync()
     {
-        var dirty = new Dictionary<string, DateTime>(); // entry id -> time of its oldest unclaimed write
+        // Entry id -> time of its oldest unclaimed write. Bound: the entries written since the last commit, at most
+        // those of MaxCommitDelay of reading.
+        var dirty = new Dictionary<string, DateTime>();
         var reader = _queue.Reader;
         while (true)
         {
@@ -86,13 +88,11 @@ public sealed class CacheWriter : IAsyncDisposable
                     job.Release();
                 }
             }
-            foreach (var (id, since) in dirty.ToList())
+            var due = dirty.Where(d => DateTime.UtcNow - d.Value >= MaxCommitDelay).Select(d => d.Key).ToList();
+            if (due.Count > 0)
             {
-                if (DateTime.UtcNow - since >= MaxCommitDelay)
-                {
-                    _disk.Commit(id);
-                    dirty.Remove(id);
-                }
+                _disk.CommitMany(due);
+                foreach (var id in due) dirty.Remove(id);
             }
         }
         CommitAll(dirty);
@@ -100,7 +100,7 @@ public sealed class CacheWriter : IAsyncDisposable
 
     private void CommitAll(Dictionary<string, DateTime> dirty)
     {
-        foreach (var id in dirty.Keys) _disk.Commit(id);
+        _disk.CommitMany(dirty.Keys.ToList());
         dirty.Clear();
     }
 

@@ -22,15 +22,26 @@ namespace CloudMount.Core.Caching;
 /// mount on the same folder runs without a disk cache and says so.</para>
 /// <para>Thread safety: <c>_lock</c> guards the index and totals; each entry's lock guards its file and bitmap.</para>
 /// </remarks>
-public sealed class DiskCache : IDisposable
+public sealed partial class DiskCache : IDisposable
 {
     private readonly string _root;
     private readonly ILogger _logger;
     private readonly FileStream _lockFile;
     private readonly Lock _lock = new();
-    private readonly Dictionary<string, Entry> _entries = [];          // by version id
-    private readonly Dictionary<(string Store, string Key), string> _current = []; // newest id per object
+    /// <summary>Every cached version, by version id; protected by <c>_lock</c>. Bound: the versions whose blocks fit
+    /// in <see cref="CapacityBytes"/> (least recently used ones are evicted beyond it).</summary>
+    private readonly Dictionary<string, DiskCacheEntry> _entries = [];
+    /// <summary>Newest version id per object; protected by <c>_lock</c>. Bound: one per entry.</summary>
+    private readonly Dictionary<(string Store, string Key), string> _current = [];
     private long _usedBytes;
+    /// <summary>Entries with descriptors open (at most <see cref="MaxOpenEntries"/>): the cache's descriptor bound.</summary>
+    private readonly OpenFiles _open = new(MaxOpenEntries);
+
+    /// <summary>Cached versions whose data files stay open (two descriptors each) between uses: 64.</summary>
+    public const int MaxOpenEntries = 64;
+
+    /// <summary>Cached versions with descriptors open now (for tests).</summary>
+    public int OpenEntries => _open.Count;
 
     private DiskCache(string directory, long capacityBytes, ILogger logger, FileStream lockFile)
     {
@@ -77,117 +88,7 @@ public sealed class DiskCache : IDisposable
         return new DiskCache(directory, capacityBytes, logger, lockFile);
     }
 
-    private sealed class Entry(ObjectVersion version, string dataPath, string metaPath, bool[] blocks, DateTimeOffset lastAccess, string? encoding)
-    {
-        /// <summary>The stored object's Content-Encoding ("" for none): cached bytes are stored bytes.</summary>
-        public string? Encoding = encoding;
-        public readonly Lock Sync = new();
-        public ObjectVersion Version { get; } = version;
-        public string DataPath { get; } = dataPath;
-        public string MetaPath { get; } = metaPath;
-        public bool[] Blocks { get; } = blocks;
-        public DateTimeOffset LastAccess = lastAccess;
-        /// <summary>Buffered handle, for I/O that is not aligned.</summary>
-        public SafeFileHandle? Handle;
-        /// <summary>O_DIRECT handle, for aligned I/O (null until opened, or where the filesystem refuses it).</summary>
-        public SafeFileHandle? Direct;
-        public bool DirectRefused;
-        public bool Evicted;
-
-        public SafeFileHandle BufferedHandle() =>
-            Handle ??= File.OpenHandle(DataPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
-
-        /// <summary>The direct handle when <paramref name="span"/> may use it.</summary>
-        public SafeFileHandle? DirectHandleFor(ReadOnlySpan<byte> span)
-        {
-            if (DirectRefused || !BufferPool.IsAligned(span) || span.Length % BufferPool.Alignment != 0) return null;
-            Direct ??= DirectFile.TryOpen(DataPath);
-            DirectRefused = Direct is null;
-            return Direct;
-        }
-
-        public void CloseHandles()
-        {
-            Handle?.Dispose();
-            Handle = null;
-            Direct?.Dispose();
-            Direct = null;
-        }
-        /// <summary>Blocks written to the data file but not yet flushed and claimed.</summary>
-        public readonly HashSet<long> Pending = [];
-
-        public long PresentBytes()
-        {
-            long n = 0;
-            for (long b = 0; b < Blocks.Length; b++)
-            {
-                if (Blocks[b]) n += Version.BlockLength(b);
-            }
-            return n;
-        }
-    }
-
-    private sealed record Meta(
-        [property: JsonPropertyName("store")] string Store,
-        [property: JsonPropertyName("key")] string Key,
-        [property: JsonPropertyName("etag")] string ETag,
-        [property: JsonPropertyName("size")] long Size,
-        [property: JsonPropertyName("lastAccess")] DateTimeOffset LastAccess,
-        [property: JsonPropertyName("blocks")] string Blocks,
-        [property: JsonPropertyName("encoding")] string? Encoding = null);
-
-    private static string EncodeBits(bool[] bits)
-    {
-        var bytes = new byte[(bits.Length + 7) / 8];
-        for (int i = 0; i < bits.Length; i++)
-        {
-            if (bits[i]) bytes[i / 8] |= (byte)(1 << (i % 8));
-        }
-        return Convert.ToBase64String(bytes);
-    }
-
-    private static bool[] DecodeBits(string text, long count)
-    {
-        var bytes = Convert.FromBase64String(text);
-        var bits = new bool[count];
-        for (int i = 0; i < count && i / 8 < bytes.Length; i++)
-        {
-            bits[i] = (bytes[i / 8] & (1 << (i % 8))) != 0;
-        }
-        return bits;
-    }
-
-    private void LoadIndex()
-    {
-        foreach (var meta in System.IO.Directory.EnumerateFiles(_root, "*.meta", SearchOption.AllDirectories))
-        {
-            try
-            {
-                var m = JsonSerializer.Deserialize<Meta>(File.ReadAllText(meta))!;
-                var v = new ObjectVersion(m.Store, m.Key, m.ETag, m.Size);
-                string data = Path.ChangeExtension(meta, ".data");
-                if (!File.Exists(data) || v.Id != Path.GetFileNameWithoutExtension(meta))
-                {
-                    File.Delete(meta);
-                    continue;
-                }
-                var e = new Entry(v, data, meta, DecodeBits(m.Blocks, v.BlockCount), m.LastAccess, m.Encoding);
-                AddLocked(e);
-            }
-            catch (Exception ex) when (ex is JsonException or IOException or FormatException or NullReferenceException)
-            {
-                _logger.LogWarning("dropping unreadable cache record {Path}: {Error}", meta, ex.Message);
-                File.Delete(meta);
-            }
-        }
-        // Data files without a record hold nothing claimed: remove them.
-        foreach (var data in System.IO.Directory.EnumerateFiles(_root, "*.data", SearchOption.AllDirectories))
-        {
-            if (!File.Exists(Path.ChangeExtension(data, ".meta"))) File.Delete(data);
-        }
-    }
-
-    private void AddLocked(Entry e)
+    private void AddLocked(DiskCacheEntry e)
     {
         _entries[e.Version.Id] = e;
         _usedBytes += e.PresentBytes();
@@ -198,7 +99,7 @@ public sealed class DiskCache : IDisposable
         }
     }
 
-    private Entry? Find(in ObjectVersion v)
+    private DiskCacheEntry? Find(in ObjectVersion v)
     {
         lock (_lock) return _entries.TryGetValue(v.Id, out var e) && !e.Evicted ? e : null;
     }
@@ -229,41 +130,54 @@ public sealed class DiskCache : IDisposable
 
     /// <summary>
     /// Copies a cached block into <paramref name="destination"/> (at least the block's length); false on a miss.
-    /// An aligned destination whose array has room for the length rounded up to 4,096 is read with direct I/O.
+    /// An aligned destination whose array has room for the length rounded up to 4,096 is read with direct I/O,
+    /// unless <paramref name="preferPageCache"/> (random readers, who may come back to the same block soon).
+    /// Reads of one version run concurrently: the entry's lock is held only to find the descriptor.
     /// </summary>
-    public bool TryRead(in ObjectVersion v, long block, ArraySegment<byte> destination)
+    public bool TryRead(in ObjectVersion v, long block, ArraySegment<byte> destination, bool preferPageCache = false)
     {
         var e = Find(v);
         if (e is null) return false;
-        lock (e.Sync)
+        int length = v.BlockLength(block);
+        long offset = block * ObjectVersion.BlockSize;
+        Span<byte> target;
+        SafeFileHandle? handle = null;
+        bool added = false;
+        try
         {
-            // Pending blocks are on the data file already (this process wrote them); only the record waits.
-            if (e.Evicted || block >= e.Blocks.Length || !(e.Blocks[block] || e.Pending.Contains(block))) return false;
-            int length = v.BlockLength(block);
-            long offset = block * ObjectVersion.BlockSize;
-            try
+            lock (e.Sync)
             {
+                // Pending blocks are on the data file already (this process wrote them); only the record waits.
+                if (e.Evicted || block >= e.Blocks.Length || !(e.Blocks[block] || e.Pending.Contains(block))) return false;
                 int rounded = BufferPool.RoundUp(length);
-                var wide = destination.Offset + rounded <= destination.Array!.Length
+                var wide = !preferPageCache && destination.Offset + rounded <= destination.Array!.Length
                     ? new Span<byte>(destination.Array, destination.Offset, rounded) : Span<byte>.Empty;
-                var handle = wide.IsEmpty ? null : e.DirectHandleFor(wide);
-                var target = handle is null ? destination.AsSpan(0, length) : wide;
-                handle ??= e.BufferedHandle();
-                int total = 0;
-                while (total < length)
-                {
-                    int n = RandomAccess.Read(handle, target[total..], offset + total);
-                    if (n == 0) return false;
-                    total += n;
-                }
+                var direct = wide.IsEmpty ? null : e.DirectHandleFor(wide, _open);
+                target = direct is null ? destination.AsSpan(0, length) : wide;
+                handle = direct ?? e.BufferedHandle(_open);
+                _open.Touch(e);
+                // A trim may close the descriptor while it is read: the handle's count keeps it open until then.
+                handle.DangerousAddRef(ref added);
                 e.LastAccess = DateTimeOffset.UtcNow;
-                return true;
             }
-            catch (IOException ex)
+            _open.Trim();
+            int total = 0;
+            while (total < length)
             {
-                _logger.LogWarning("disk cache read of {Key} failed: {Error}", v.Key, ex.Message);
-                return false;
+                int n = RandomAccess.Read(handle, target[total..], offset + total);
+                if (n == 0) return false;
+                total += n;
             }
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or UnauthorizedAccessException)
+        {
+            _logger.LogWarning("disk cache read of {Key} failed: {Error}", v.Key, ex.Message);
+            return false;
+        }
+        finally
+        {
+            if (added) handle!.DangerousRelease();
         }
     }
 
@@ -279,21 +193,28 @@ public sealed class DiskCache : IDisposable
     /// <param name="encoding">The stored object's Content-Encoding, recorded with the version ("" for none).</param>
     public string? Write(in ObjectVersion v, long firstBlock, ArraySegment<byte> data, string? encoding = "")
     {
+        var id = WriteCore(v, firstBlock, data, encoding);
+        _open.Trim();
+        return id;
+    }
+
+    private string? WriteCore(in ObjectVersion v, long firstBlock, ArraySegment<byte> data, string? encoding)
+    {
         if (CapacityBytes <= 0 || v.Size <= 0) return null;
-        Entry e;
+        DiskCacheEntry e;
         lock (_lock)
         {
             if (!_entries.TryGetValue(v.Id, out e!) || e.Evicted)
             {
                 string dir = Path.Combine(_root, v.Id[..2]);
                 System.IO.Directory.CreateDirectory(dir);
-                e = new Entry(v, Path.Combine(dir, v.Id + ".data"), Path.Combine(dir, v.Id + ".meta"), new bool[v.BlockCount], DateTimeOffset.UtcNow, encoding ?? "");
+                e = new DiskCacheEntry(v, Path.Combine(dir, v.Id + ".data"), Path.Combine(dir, v.Id + ".meta"), new bool[v.BlockCount], DateTimeOffset.UtcNow, encoding ?? "");
                 _entries[v.Id] = e;
             }
             // The newest version of a key replaces older ones.
-            if (_current.TryGetValue((v.Store, v.Key), out var old) && old != v.Id && _entries.TryGetValue(old, out var oldEntry))
+            if (_current.TryGetValue((v.Store, v.Key), out var old) && old != v.Id && _entries.TryGetValue(old, out var oldDiskCacheEntry))
             {
-                EvictLocked(oldEntry);
+                EvictLocked(oldDiskCacheEntry);
             }
             _current[(v.Store, v.Key)] = v.Id;
         }
@@ -306,13 +227,13 @@ public sealed class DiskCache : IDisposable
                 // the object's end, never read back).
                 int rounded = BufferPool.RoundUp(data.Count);
                 var wide = data.Offset + rounded <= data.Array!.Length ? new ReadOnlySpan<byte>(data.Array, data.Offset, rounded) : ReadOnlySpan<byte>.Empty;
-                if (!wide.IsEmpty && e.DirectHandleFor(wide) is { } direct)
+                if (!wide.IsEmpty && e.DirectHandleFor(wide, _open) is { } direct)
                 {
                     RandomAccess.Write(direct, wide, firstBlock * ObjectVersion.BlockSize);
                 }
                 else
                 {
-                    RandomAccess.Write(e.BufferedHandle(), data.AsSpan(), firstBlock * ObjectVersion.BlockSize);
+                    RandomAccess.Write(e.BufferedHandle(_open), data.AsSpan(), firstBlock * ObjectVersion.BlockSize);
                 }
                 long blocks = (data.Count + ObjectVersion.BlockSize - 1) / ObjectVersion.BlockSize;
                 for (long b = firstBlock; b < firstBlock + blocks && b < e.Blocks.Length; b++)
@@ -340,7 +261,45 @@ public sealed class DiskCache : IDisposable
     /// </summary>
     public void Commit(string id)
     {
-        Entry? e;
+        CommitCore(id);
+        _open.Trim();
+    }
+
+    /// <summary>
+    /// Commits several entries with one flush of the cache's filesystem (syncfs) instead of one per entry: reading
+    /// many small files makes many entries, and a flush each would cost the disk more than the reads.
+    /// </summary>
+    public void CommitMany(IReadOnlyCollection<string> ids)
+    {
+        if (ids.Count <= 4)
+        {
+            foreach (var id in ids) Commit(id);
+            return;
+        }
+        // What each entry has written so far; the flush below covers exactly these blocks.
+        var batch = new List<(string Id, long[] Blocks)>(ids.Count);
+        foreach (var id in ids)
+        {
+            DiskCacheEntry? e;
+            lock (_lock)
+            {
+                if (!_entries.TryGetValue(id, out e) || e.Evicted) continue;
+            }
+            lock (e.Sync) batch.Add((id, [.. e.Pending]));
+        }
+        if (!FileSystemSync.TrySync(_root))
+        {
+            foreach (var id in ids) Commit(id);
+            return;
+        }
+        foreach (var (id, blocks) in batch) CommitCore(id, blocks);
+        _open.Trim();
+    }
+
+    /// <summary>Claims an entry's pending blocks: all of them after flushing its file, or <paramref name="flushed"/> (already on disk).</summary>
+    private void CommitCore(string id, long[]? flushed = null)
+    {
+        DiskCacheEntry? e;
         lock (_lock)
         {
             if (!_entries.TryGetValue(id, out e) || e.Evicted) return;
@@ -351,16 +310,16 @@ public sealed class DiskCache : IDisposable
             if (e.Evicted || e.Pending.Count == 0) return;
             try
             {
-                RandomAccess.FlushToDisk(e.Direct ?? e.BufferedHandle());
-                foreach (long b in e.Pending)
+                if (flushed is null) RandomAccess.FlushToDisk(e.Direct ?? e.BufferedHandle(_open));
+                foreach (long b in flushed ?? [.. e.Pending])
                 {
+                    if (!e.Pending.Remove(b)) continue;
                     if (!e.Blocks[b])
                     {
                         e.Blocks[b] = true;
                         added += e.Version.BlockLength(b);
                     }
                 }
-                e.Pending.Clear();
                 SaveMeta(e);
             }
             catch (IOException ex)
@@ -379,15 +338,7 @@ public sealed class DiskCache : IDisposable
         }
     }
 
-    private static void SaveMeta(Entry e)
-    {
-        var m = new Meta(e.Version.Store, e.Version.Key, e.Version.ETag, e.Version.Size, e.LastAccess, EncodeBits(e.Blocks), e.Encoding);
-        string tmp = e.MetaPath + ".tmp";
-        File.WriteAllText(tmp, JsonSerializer.Serialize(m));
-        File.Move(tmp, e.MetaPath, overwrite: true);
-    }
-
-    private void EvictLeastRecentlyUsedLocked(long target, Entry? keep)
+    private void EvictLeastRecentlyUsedLocked(long target, DiskCacheEntry? keep)
     {
         foreach (var victim in _entries.Values.Where(x => !x.Evicted && x != keep).OrderBy(x => x.LastAccess).ToList())
         {
@@ -396,7 +347,7 @@ public sealed class DiskCache : IDisposable
         }
     }
 
-    private void EvictLocked(Entry e)
+    private void EvictLocked(DiskCacheEntry e)
     {
         lock (e.Sync)
         {
@@ -404,6 +355,7 @@ public sealed class DiskCache : IDisposable
             e.Evicted = true;
             _usedBytes -= e.PresentBytes();
             e.CloseHandles();
+            _open.Closed(e);
             File.Delete(e.MetaPath);
             File.Delete(e.DataPath);
         }
@@ -412,40 +364,6 @@ public sealed class DiskCache : IDisposable
         {
             _current.Remove((e.Version.Store, e.Version.Key));
         }
-    }
-
-    /// <summary>One cached object version, for <c>cloudmount cache list</c>.</summary>
-    /// <param name="Version">Store, key, ETag and size.</param>
-    /// <param name="CachedBytes">Bytes present.</param>
-    /// <param name="LastAccess">When it was last read or written.</param>
-    public sealed record CacheEntryInfo(ObjectVersion Version, long CachedBytes, DateTimeOffset LastAccess);
-
-    /// <summary>
-    /// Reads the records of a cache folder without opening it (a running mount may hold it): what a
-    /// <c>cloudmount cache list</c> shows. Unreadable records are skipped.
-    /// </summary>
-    public static IReadOnlyList<CacheEntryInfo> Inspect(string directory)
-    {
-        var result = new List<CacheEntryInfo>();
-        string root = Path.Combine(directory, "data");
-        if (!System.IO.Directory.Exists(root)) return result;
-        foreach (var meta in System.IO.Directory.EnumerateFiles(root, "*.meta", SearchOption.AllDirectories))
-        {
-            try
-            {
-                var m = JsonSerializer.Deserialize<Meta>(File.ReadAllText(meta))!;
-                var v = new ObjectVersion(m.Store, m.Key, m.ETag, m.Size);
-                var bits = DecodeBits(m.Blocks, v.BlockCount);
-                long bytes = 0;
-                for (long b = 0; b < bits.Length; b++) if (bits[b]) bytes += v.BlockLength(b);
-                result.Add(new CacheEntryInfo(v, bytes, m.LastAccess));
-            }
-            catch (Exception e) when (e is JsonException or IOException or FormatException or NullReferenceException)
-            {
-                // Skipped: the owning mount drops it when it next opens the cache.
-            }
-        }
-        return result.OrderByDescending(e => e.LastAccess).ToList();
     }
 
     /// <summary>Every cached version, most recently used first.</summary>
@@ -483,9 +401,12 @@ public sealed class DiskCache : IDisposable
                 {
                     if (e.Evicted) continue;
                     e.CloseHandles();
+                    _open.Closed(e);
                     try
                     {
-                        if (File.Exists(e.MetaPath)) SaveMeta(e);
+                        // Only records whose last access moved by more than a minute since they were written (a mount that read 20,000 files
+                        // must not rewrite 20,000 records on its way out).
+                        if (e.LastAccess - e.SavedAccess > TimeSpan.FromMinutes(1) && File.Exists(e.MetaPath)) SaveMeta(e);
                     }
                     catch (IOException)
                     {

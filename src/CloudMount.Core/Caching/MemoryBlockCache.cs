@@ -8,6 +8,8 @@ namespace CloudMount.Core.Caching;
 /// </summary>
 public sealed class MemoryBlockCache : IDisposable
 {
+    /// <summary>Blocks by (version id, block index); bound: <see cref="CapacityBytes"/> bytes of blocks (its size limit;
+    /// a full cache drops the oldest quarter).</summary>
     private readonly MemoryCache _cache;
 
     /// <summary>Creates the tier.</summary>

@@ -22,7 +22,11 @@ public sealed class ReadCaches(MemoryBlockCache? memory, DiskCache? disk) : IAsy
         Memory?.Contains(v, block) == true || Disk?.Contains(v, block) == true;
 
     /// <summary>Copies a block from the first tier that has it; false when none does.</summary>
-    public bool TryRead(in ObjectVersion v, long block, ArraySegment<byte> destination)
+    /// <param name="v">The version.</param>
+    /// <param name="block">The block's index.</param>
+    /// <param name="destination">At least the block's length, from a <see cref="BufferPool"/> (aligned).</param>
+    /// <param name="preferPageCache">Read the disk tier through the page cache (random readers) rather than with direct I/O.</param>
+    public bool TryRead(in ObjectVersion v, long block, ArraySegment<byte> destination, bool preferPageCache = false)
     {
         if (Memory?.TryRead(v, block, destination) == true)
         {
@@ -30,7 +34,7 @@ public sealed class ReadCaches(MemoryBlockCache? memory, DiskCache? disk) : IAsy
             CloudMountMetrics.CacheHits.Add(1, new KeyValuePair<string, object?>("tier", "memory"));
             return true;
         }
-        if (Disk?.TryRead(v, block, destination) == true)
+        if (Disk?.TryRead(v, block, destination, preferPageCache) == true)
         {
             Interlocked.Increment(ref _diskHits);
             CloudMountMetrics.CacheHits.Add(1, new KeyValuePair<string, object?>("tier", "disk"));

@@ -11,14 +11,21 @@ namespace CloudMount.Core.Codecs;
 /// object version, shared by every reader. Finished copies (<c>ID.done</c>) are reused after a remount; copies
 /// no reader uses are deleted, least recently used first, beyond <see cref="CapacityBytes"/>.
 /// </summary>
+/// <remarks>
+/// Bounds: <c>_copies</c> holds a copy (and its open descriptor) only while a reader holds it or its pass runs;
+/// a finished copy nobody reads is closed and forgotten (a later open finds it by its <c>.done</c> file), so the
+/// table and the descriptors are bounded by the open files and the passes running, not by the objects ever read.
+/// <c>_passes</c> holds only passes still running. The folder is bounded by <see cref="CapacityBytes"/>.
+/// <c>_lock</c> guards both collections and every copy's user count.
+/// </remarks>
 public sealed class DecodedCopies : IAsyncDisposable
 {
     private readonly IObjectStore _raw;
     private readonly string _directory;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
-    private readonly Dictionary<string, DecodedCopy> _copies = [];   // by version id; protected by _lock
-    private readonly List<Task> _passes = [];
+    private readonly Dictionary<string, DecodedCopy> _copies = [];   // by version id; protected by _lock; bound above
+    private readonly List<Task> _passes = [];                        // running passes; protected by _lock
     private readonly CancellationTokenSource _stopping = new();
     private readonly Reading.ReadAheadOptions? _readAhead;
 
@@ -71,15 +78,26 @@ public sealed class DecodedCopies : IAsyncDisposable
                     File.Delete(done);
                 }
                 var handle = File.OpenHandle(path, complete is null ? FileMode.Create : FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
-                copy = new DecodedCopy(stored.Key, etag, codec, path, handle, complete);
+                copy = new DecodedCopy(stored.Key, etag, codec, path, handle, complete) { StoredSize = stored.Size };
                 _copies[version.Id] = copy;
+                // The caller's hold is counted before the pass starts: a pass may finish before it returns.
+                copy.AddUser();
                 if (complete is null)
                 {
+                    _passes.RemoveAll(t => t.IsCompleted);
                     _passes.Add(copy.RunAsync(_raw, stored, _readAhead, _logger, _stopping.Token));
                     _ = ProbeSizeAsync(copy, stored);
+                    string id = version.Id;
+                    var running = copy;
+                    // A pass that ends with no reader left closes its copy (a failed one is tried again by the next open).
+                    _ = copy.Completion.ContinueWith(_ => Forget(id, running), CancellationToken.None,
+                        TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
                 }
             }
-            copy.AddUser();
+            else
+            {
+                copy.AddUser();
+            }
             File.SetLastWriteTimeUtc(copy.Path, DateTime.UtcNow);
         }
         return copy;
@@ -88,8 +106,29 @@ public sealed class DecodedCopies : IAsyncDisposable
     /// <summary>Gives up a reader's hold on a copy, and trims the folder to its capacity.</summary>
     public void Release(DecodedCopy copy)
     {
-        copy.RemoveUser();
+        lock (_lock)
+        {
+            copy.RemoveUser();
+        }
+        Forget(new ObjectVersion(_raw.Name, copy.Key, copy.ETag, copy.StoredSize).Id, copy);
         Trim();
+    }
+
+    /// <summary>Closes and forgets a copy no reader holds once its pass has ended.</summary>
+    private void Forget(string id, DecodedCopy copy)
+    {
+        lock (_lock)
+        {
+            if (copy.Users > 0 || !copy.Completion.IsCompleted) return;
+            if (_copies.TryGetValue(id, out var c) && c == copy) _copies.Remove(id);
+            copy.Close();
+        }
+    }
+
+    /// <summary>Copies held now (open by a reader or being decoded), for tests.</summary>
+    public int HeldCount
+    {
+        get { lock (_lock) return _copies.Count; }
     }
 
     /// <summary>Finds the decoded size without decoding (<see cref="DecodedSizeProbe"/>); the pass itself reads a zstd header.</summary>

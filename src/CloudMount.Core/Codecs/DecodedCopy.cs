@@ -49,6 +49,9 @@ public sealed class DecodedCopy
     /// <summary>Its encoding.</summary>
     public Codec Codec { get; }
 
+    /// <summary>The stored (encoded) object's size in bytes.</summary>
+    public long StoredSize { get; init; }
+
     /// <summary>The local file of decoded bytes.</summary>
     public string Path { get; }
 

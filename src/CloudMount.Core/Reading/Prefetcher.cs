@@ -1,5 +1,4 @@
 using CloudMount.Core.Caching;
-using CloudMount.Core.Diagnostics;
 using CloudMount.Core.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -7,96 +6,104 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace CloudMount.Core.Reading;
 
 /// <summary>
-/// Serves reads of one open file from range requests that run ahead of the reader.
+/// Serves the reads of one open file (the read source of a handle): from the blocks of its object version that
+/// any reader of the mount is fetching or holding, from the caches, or from range requests that run ahead of the
+/// reader; a <c>file://</c> store's file is read directly instead.
 /// </summary>
 /// <remarks>
-/// <para>Algorithm (after mountpoint-s3's prefetcher): the file is covered by a list of contiguous
-/// <em>parts</em>, each one range GET streaming into a pooled buffer. A read inside the covered range, or a
-/// short forward jump past it, is sequential: the window (bytes kept ahead of the reader) doubles each time the
-/// reader has consumed half of it, from <see cref="ReadAheadOptions.InitialWindowBytes"/> up to
-/// <see cref="ReadAheadOptions.MaxWindowBytes"/>, and new
-/// parts of up to <see cref="ReadAheadOptions.PartBytes"/> are started once at least one part's worth (or the
-/// whole window, while it is smaller) is missing, so requests stay large. Any other read is random: every part
-/// is dropped and the window starts again at its initial size from the read's offset. Readers wait only for
-/// the bytes they need, not for whole parts, so the first byte arrives after one round trip.</para>
+/// <para>Algorithm (after mountpoint-s3's prefetcher, with blocks shared between readers): the object's
+/// aligned blocks (<see cref="ObjectVersion.BlockSize"/>) live in a <see cref="BlockTable"/> shared by every open
+/// file of the same version in the mount (through <see cref="ReadCaches"/>), so a block is fetched once however many
+/// readers want it, and is never cancelled while one of them may still want it. Each open file keeps up to
+/// <see cref="ReadStreams.MaxStreams"/> streams: a sequential one has a window that doubles from
+/// <see cref="ReadAheadOptions.InitialWindowBytes"/> to <see cref="ReadAheadOptions.MaxWindowBytes"/>, fetched as
+/// parallel requests of up to <see cref="ReadAheadOptions.PartBytes"/>; a random read fetches only the blocks it
+/// needs. Readers wait only for the bytes they need, so the first byte arrives after one round trip.</para>
 /// <para>Every request names the ETag seen at open (If-Match), and an answer with another ETag is refused, so
 /// bytes of two versions are never mixed: the read fails with <see cref="PreconditionFailedException"/>.</para>
-/// <para>Thread safety: reads may arrive concurrently and out of order (the kernel's async read-ahead);
-/// <c>_lock</c> protects the part list and window; each part guards its own fill state.</para>
+/// <para>Thread safety: reads may arrive concurrently and out of order (the kernel's async read-ahead); the
+/// table's lock guards the streams and the parts' counts, each part guards its own fill state.</para>
 /// </remarks>
 public sealed class Prefetcher : IAsyncDisposable
 {
-    private readonly IObjectStore _store;
-    private readonly Func<string> _key;
-    private readonly string? _etag;
+    private readonly BlockTable? _table;
+    private readonly ReadStreams? _streams;
+    private readonly LocalFileReader? _local;
+    private readonly Action? _unregister;
     private readonly long _size;
-    private readonly ReadAheadOptions _options;
-    private readonly ILogger _logger;
-    private readonly ReadCaches? _caches;
-    private readonly ObjectVersion? _version;
-    private readonly BufferPool _pool;
-    private readonly SemaphoreSlim _parallel;
-    private readonly CancellationTokenSource _disposed = new();
-    private readonly Lock _lock = new();
-    private readonly List<Part> _parts = [];    // protected by _lock; contiguous and ascending
-    private long _window;                         // protected by _lock
-    private long _consumedSinceGrowth;            // protected by _lock
-    private readonly TaskCompletionSource<ObjectInfo?> _firstResponse = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private long _requests;
+    private int _disposed;
 
-    /// <summary>Creates a prefetcher for one open file.</summary>
+    /// <summary>Creates the read source of one open file.</summary>
     /// <param name="store">Where the bytes come from.</param>
     /// <param name="key">Gives the object's current key (it may change through a rename while the file is open).</param>
     /// <param name="etag">The ETag seen at open, pinned for every request; <c>null</c> when the store gives none.</param>
     /// <param name="size">The object's size in bytes at open; reads past it return 0 bytes.</param>
     /// <param name="options">Window and part sizes.</param>
     /// <param name="logger">For request failures.</param>
-    /// <param name="caches">Cache tiers to read from and fill, or <c>null</c>; used only when <paramref name="etag"/> is known.</param>
+    /// <param name="caches">Cache tiers to read from and fill, and the mount's shared block tables, or <c>null</c>;
+    /// used only when <paramref name="etag"/> is known.</param>
     /// <param name="pool">Where part buffers come from (its budget bounds read-ahead memory); <c>null</c> for <see cref="BufferPool.Shared"/>.</param>
     public Prefetcher(IObjectStore store, Func<string> key, string? etag, long size, ReadAheadOptions options, ILogger? logger = null,
         ReadCaches? caches = null, BufferPool? pool = null)
     {
-        _store = store;
-        _key = key;
-        _etag = etag;
         _size = size;
-        _options = options;
-        _logger = logger ?? NullLogger.Instance;
-        _pool = pool ?? BufferPool.Shared;
+        logger ??= NullLogger.Instance;
+        pool ??= BufferPool.Shared;
+        if (Storage.LocalFs.LocalFsObjectStore.Find(store.Name) is { } local)
+        {
+            // A local file is read where it is: caching it again would only copy it.
+            _local = new LocalFileReader(local, key, etag, size, pool);
+            return;
+        }
         if (caches is not null && etag is not null)
         {
-            _caches = caches;
-            _version = new ObjectVersion(store.Name, key(), etag, size);
+            var shared = SharedBlockTables.For(caches);
+            var version = new ObjectVersion(store.Name, key(), etag, size);
+            _table = shared.Acquire(version, () => new BlockTable(store, key, etag, size, options, logger, caches, pool));
+            _unregister = () => shared.Release(version, _table);
         }
-        _window = options.InitialWindowBytes;
-        _parallel = new SemaphoreSlim(Math.Max(1, options.MaxParallelParts));
+        else
+        {
+            _table = new BlockTable(store, key, etag, size, options, logger, caches, pool);
+        }
+        _streams = new ReadStreams(_table);
     }
 
-    /// <summary>Range requests started so far (for tests and metrics).</summary>
-    public long RequestCount => Interlocked.Read(ref _requests);
+    /// <summary>Range requests started for this object version so far (for tests and metrics).</summary>
+    public long RequestCount => _table?.RequestCount ?? 0;
 
-    /// <summary>The current read-ahead window in bytes.</summary>
+    /// <summary>The read-ahead window of the stream read last, in bytes (0 after a random read).</summary>
     public long WindowBytes
     {
-        get { lock (_lock) return _window; }
+        get
+        {
+            if (_table is null) return 0;
+            lock (_table.Lock) return _streams!.LastWindowLocked;
+        }
     }
 
     /// <summary>
     /// Starts fetching the first block and returns what the store said about the object in its first answer
-    /// (Content-Encoding, ETag, metadata), or <c>null</c> when the block came from a cache. Open uses this to learn
-    /// an object's encoding with the request its first read needs anyway.
+    /// (Content-Encoding, ETag, metadata), or <c>null</c> when the block came from a cache or a local file. Open
+    /// uses this to learn an object's encoding with the request its first read needs anyway.
     /// </summary>
     /// <exception cref="PreconditionFailedException">The object changed since its ETag was learned.</exception>
     public async Task<ObjectInfo?> StartAsync(CancellationToken cancellationToken)
     {
-        if (_size == 0) return null;
-        List<Part> started;
-        lock (_lock) started = Plan(0, 1);
-        foreach (var p in started)
+        if (_size == 0 || _table is null) return null;
+        // The first read of a file starts at 0: plan it now, so its request is in flight before the kernel asks.
+        var covering = new List<Part>();
+        var started = new List<Part>();
+        var released = new List<Part>();
+        Task<ObjectInfo?> first;
+        lock (_table.Lock)
         {
-            _ = FetchAsync(p);
+            first = _table.FirstResponse;
+            _streams!.PlanLocked(0, Math.Min(_size, ObjectVersion.BlockSize), covering, started, released);
         }
-        return await _firstResponse.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        _table.Start(started);
+        _table.Release(covering);
+        return await first.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -113,43 +120,39 @@ public sealed class Prefetcher : IAsyncDisposable
 
     /// <summary>
     /// Reads up to <paramref name="count"/> bytes at <paramref name="offset"/> without copying: the lease holds
-    /// slices of the read-ahead parts until it is disposed. Fewer bytes only at the end of the object.
+    /// slices of the shared parts until it is disposed. Fewer bytes only at the end of the object.
     /// </summary>
     /// <exception cref="PreconditionFailedException">The object changed since open.</exception>
     /// <exception cref="ObjectStoreException">The store failed after retries.</exception>
+    /// <exception cref="ObjectDisposedException">The file was closed.</exception>
     public async ValueTask<ReadLease> LeaseAsync(long offset, int count, CancellationToken cancellationToken)
     {
-        ObjectDisposedException.ThrowIf(_disposed.IsCancellationRequested, this);
-        if (offset >= _size || count == 0)
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (offset >= _size || count <= 0)
         {
             return ReadLease.Empty;
         }
+        if (_local is not null)
+        {
+            return await _local.LeaseAsync(offset, count, cancellationToken).ConfigureAwait(false);
+        }
+        var table = _table!;
         int want = (int)Math.Min(count, _size - offset);
         long end = offset + want;
-        Part[] covering;
-        List<Part> started;
-        lock (_lock)
+        var covering = new List<Part>();
+        var started = new List<Part>();
+        var released = new List<Part>();
+        lock (table.Lock)
         {
-            started = Plan(offset, end);
-            covering = _parts.Where(p => p.Start < end && p.End > offset).ToArray();
-            foreach (var p in covering)
-            {
-                p.AddRef();
-            }
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            _streams!.PlanLocked(offset, end, covering, started, released);
         }
         // Requests start outside the lock: a store may do real work before its first await.
-        foreach (var p in started)
-        {
-            _ = FetchAsync(p);
-        }
-        void Release()
-        {
-            foreach (var p in covering) p.Release();
-        }
+        table.Start(started);
         try
         {
-            var segments = new ArraySegment<byte>[covering.Length];
-            for (int i = 0; i < covering.Length; i++)
+            var segments = new ArraySegment<byte>[covering.Count];
+            for (int i = 0; i < covering.Count; i++)
             {
                 var p = covering[i];
                 long from = Math.Max(offset, p.Start);
@@ -157,290 +160,30 @@ public sealed class Prefetcher : IAsyncDisposable
                 await p.WaitForAsync(to, cancellationToken).ConfigureAwait(false);
                 segments[i] = p.Buffer.Slice((int)(from - p.Start), (int)(to - from));
             }
-            return new ReadLease(segments, Release);
+            return new ReadLease(segments, () => table.Release(covering));
         }
         catch
         {
-            Release();
+            table.Release(covering);
             throw;
         }
     }
 
-    /// <summary>Decides sequential or random, drops parts and creates new ones. Caller holds <c>_lock</c>.</summary>
-    /// <returns>The new parts, for the caller to start once it has let go of the lock.</returns>
-    private List<Part> Plan(long offset, long end)
-    {
-        var started = new List<Part>();
-        bool sequential = _parts.Count > 0
-            && !_parts.Any(p => p.IsFaulted)
-            && offset >= _parts[0].Start
-            && offset <= _parts[^1].End + _options.ForwardSeekToleranceBytes;
-        if (sequential)
-        {
-            // Grow once the reader has used half the window, so a short read of a big file fetches little.
-            _consumedSinceGrowth += end - offset;
-            if (_consumedSinceGrowth >= _window / 2 && _window < _options.MaxWindowBytes)
-            {
-                _window = Math.Min(_window * 2, _options.MaxWindowBytes);
-                _consumedSinceGrowth = 0;
-                CloudMountMetrics.PrefetchWindow.Record(_window);
-            }
-            while (_parts.Count > 0 && _parts[0].End <= offset - _options.KeepBehindBytes)
-            {
-                _parts[0].Drop();
-                _parts.RemoveAt(0);
-            }
-        }
-        else
-        {
-            foreach (var p in _parts)
-            {
-                p.Drop();
-            }
-            _parts.Clear();
-            _window = _options.InitialWindowBytes;
-            _consumedSinceGrowth = end - offset;
-        }
-
-        const long block = ObjectVersion.BlockSize;
-        long target = Math.Min(_size, AlignUp(Math.Max(end, offset + _window), block));
-        long next = _parts.Count > 0 ? _parts[^1].End : offset / block * block;
-        long partBytes = Math.Max(block, _options.PartBytes / block * block);
-        long minimum = Math.Min(partBytes, _window);
-        // Start parts while the missing tail is at least one part (or reaches the end of the object),
-        // and always cover the bytes this read needs. Read-ahead beyond them only while the buffer budget allows.
-        while (next < target && (next < end || target - next >= minimum || target == _size))
-        {
-            long length = Math.Min(partBytes, target - next);
-            bool needed = next < end;
-            ArraySegment<byte>? buffer = needed ? _pool.Rent((int)length) : _pool.TryRent((int)length);
-            if (buffer is not { } segment)
-            {
-                break; // over budget: read-ahead waits for buffers to come back
-            }
-            var part = new Part(next, length, segment, _pool, random: !sequential);
-            _parts.Add(part);
-            started.Add(part);
-            Interlocked.Increment(ref _requests);
-            next += length;
-        }
-        return started;
-    }
-
-    private static long AlignUp(long value, long alignment) => (value + alignment - 1) / alignment * alignment;
-
-    private async Task FetchAsync(Part part)
-    {
-        var ct = part.Cancellation.Token;
-        try
-        {
-            const int block = ObjectVersion.BlockSize;
-            long first = part.Start / block;
-            int blocks = (int)((part.Length + block - 1) / block);
-            int i = 0;
-            while (i < blocks)
-            {
-                int at = i * block;
-                int length = (int)Math.Min(block, part.Length - at);
-                if (_version is { } v && _caches!.TryRead(v, first + i, part.Buffer.Slice(at, length)))
-                {
-                    if (first + i == 0) _firstResponse.TrySetResult(null);
-                    part.Advance(length);
-                    i++;
-                    continue;
-                }
-                // A run of blocks no cache holds: one range request.
-                int j = i + 1;
-                while (j < blocks && !(_version is { } w && _caches!.Contains(w, first + j))) j++;
-                int runEnd = (int)Math.Min(part.Length, (long)j * block);
-                await _parallel.WaitAsync(ct).ConfigureAwait(false);
-                ObjectInfo served;
-                try
-                {
-                    served = await FetchRangeAsync(part, at, runEnd, ct).ConfigureAwait(false);
-                }
-                finally
-                {
-                    _parallel.Release();
-                }
-                if (_version is { } fetched)
-                {
-                    // The cache writer holds a reference to the part's buffer until the bytes are on disk.
-                    part.AddRef();
-                    _caches!.Store(fetched, first + i, part.Buffer.Slice(at, runEnd - at),
-                        inMemory: part.Random || _size <= 8 * ObjectVersion.BlockSize, encoding: served.ContentEncoding, release: part.Release);
-                }
-                i = j;
-            }
-            part.Complete();
-        }
-        catch (Exception e)
-        {
-            if (!ct.IsCancellationRequested)
-            {
-                _logger.LogWarning("read of {Key} bytes {Start}-{End} failed: {Error}", _key(), part.Start, part.End - 1, e.Message);
-            }
-            if (part.Start == 0) _firstResponse.TrySetException(e);
-            part.Fail(e);
-        }
-        finally
-        {
-            part.FetchFinished();
-        }
-    }
-
-    /// <summary>Streams bytes [<paramref name="from"/>, <paramref name="to"/>) of the part from the store into its buffer.</summary>
-    /// <returns>What the store said about the object.</returns>
-    private async Task<ObjectInfo> FetchRangeAsync(Part part, int from, int to, CancellationToken ct)
-    {
-        string key = _key();
-        await using var result = await _store.ReadAsync(key, new ByteRange(part.Start + from, to - from), _etag, ct).ConfigureAwait(false);
-        if (_etag is not null && result.Info.ETag is { } got && got != _etag)
-        {
-            // Some servers ignore If-Match; never hand out bytes of another version.
-            throw new PreconditionFailedException(key, _etag);
-        }
-        if (part.Start + from == 0) _firstResponse.TrySetResult(result.Info);
-        int filled = from;
-        while (filled < to)
-        {
-            int chunk = Math.Min(1 << 20, to - filled);
-            int n = await result.Content.ReadAsync(part.Buffer.AsMemory(filled, chunk), ct).ConfigureAwait(false);
-            if (n == 0)
-            {
-                throw new InvalidResponseException($"{key}: body ended at byte {part.Start + filled}, expected {part.Start + to}");
-            }
-            filled += n;
-            part.Advance(n);
-        }
-        return result.Info;
-    }
-
-    /// <summary>Cancels requests in flight and returns every buffer to the pool.</summary>
+    /// <summary>Drops this file's streams (fills no other reader wants are cancelled) and waits for those fills to stop.</summary>
     public async ValueTask DisposeAsync()
     {
-        Part[] parts;
-        lock (_lock)
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        if (_local is not null)
         {
-            if (_disposed.IsCancellationRequested) return;
-            _disposed.Cancel();
-            parts = [.. _parts];
-            _parts.Clear();
+            _local.Dispose();
+            return;
         }
-        foreach (var p in parts)
-        {
-            p.Drop();
-        }
-        foreach (var p in parts)
+        var released = new List<Part>();
+        lock (_table!.Lock) _streams!.DropAllLocked(released);
+        _unregister?.Invoke();
+        foreach (var p in released)
         {
             await p.Fetched.ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>
-    /// One range request and its buffer. References: the part list holds one, the fetch holds one until it ends,
-    /// each reader copying from it holds one, and the cache writer holds one until the bytes are on disk. The
-    /// buffer goes back to the pool when the last is released, which can only be after the fetch has ended.
-    /// </summary>
-    private sealed class Part(long start, long length, ArraySegment<byte> buffer, BufferPool pool, bool random)
-    {
-        private readonly Lock _sync = new();
-        private TaskCompletionSource _progress = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private Exception? _error;
-        private bool _complete;
-        private int _refs = 2;   // the part list's and the fetch's
-        private int _filled;
-        private readonly TaskCompletionSource _fetched = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public CancellationTokenSource Cancellation { get; } = new();
-
-        /// <summary>Completes when the fetch no longer touches the buffer.</summary>
-        public Task Fetched => _fetched.Task;
-
-        /// <summary>Called once by the fetch when it ends: drops the fetch's reference.</summary>
-        public void FetchFinished()
-        {
-            _fetched.TrySetResult();
-            Release();
-        }
-
-        public long Start { get; } = start;
-        public long Length { get; } = length;
-        public long End => Start + Length;
-        public ArraySegment<byte> Buffer { get; } = buffer;
-        /// <summary>Fetched for a random read (its blocks are worth keeping in memory).</summary>
-        public bool Random { get; } = random;
-        public int Filled => Volatile.Read(ref _filled);
-
-        public bool IsFaulted
-        {
-            get { lock (_sync) return _error is not null; }
-        }
-
-        public void Advance(int n)
-        {
-            TaskCompletionSource done;
-            lock (_sync)
-            {
-                _filled += n;
-                done = _progress;
-                _progress = new(TaskCreationOptions.RunContinuationsAsynchronously);
-            }
-            done.TrySetResult();
-        }
-
-        public void Complete()
-        {
-            lock (_sync) _complete = true;
-            _progress.TrySetResult();
-        }
-
-        public void Fail(Exception e)
-        {
-            TaskCompletionSource done;
-            lock (_sync)
-            {
-                _error = e;
-                done = _progress;
-            }
-            done.TrySetResult();
-        }
-
-        public async ValueTask WaitForAsync(long absoluteEnd, CancellationToken ct)
-        {
-            while (true)
-            {
-                Task wait;
-                lock (_sync)
-                {
-                    if (Start + _filled >= absoluteEnd) return;
-                    if (_error is not null)
-                    {
-                        System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(_error);
-                    }
-                    if (_complete) return;
-                    wait = _progress.Task;
-                }
-                await wait.WaitAsync(ct).ConfigureAwait(false);
-            }
-        }
-
-        public void AddRef() => Interlocked.Increment(ref _refs);
-
-        public void Release()
-        {
-            int left = Interlocked.Decrement(ref _refs);
-            if (left == 0)
-            {
-                pool.Return(Buffer);
-            }
-            System.Diagnostics.Debug.Assert(left >= 0, "part released more often than referenced");
-        }
-
-        public void Drop()
-        {
-            Cancellation.Cancel();
-            Release();
         }
     }
 }

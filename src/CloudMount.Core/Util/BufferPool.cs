@@ -17,7 +17,13 @@ namespace CloudMount.Core;
 /// uninitialised on the pinned object heap, so their addresses never change and native code may use them.</para>
 /// <para>Memory bound: <see cref="TryRent"/> refuses once <see cref="OutstandingBytes"/> would pass
 /// <see cref="BudgetBytes"/> (read-ahead then waits or shrinks); <see cref="Rent"/> always succeeds, for bytes a
-/// caller needs to make progress. At most <see cref="MaxIdleBytes"/> of returned buffers are kept for reuse.</para>
+/// caller needs to make progress. At most <see cref="MaxIdleBytes"/> of returned buffers are kept for reuse; the
+/// shared pool keeps as many as its budget, so a steady stream allocates nothing after its first window (a buffer
+/// dropped to the GC stays resident until a full collection, which on the pinned heap is rare: streaming then
+/// grew the process by the bytes it dropped).</para>
+/// <para>Idle trim: a pool made with <c>trimWhenIdle</c> lets go of its idle buffers once nothing was rented for
+/// <see cref="IdleTrimDelay"/>, and has the GC return that memory to the system, so an idle mount goes back to its
+/// resting size.</para>
 /// </remarks>
 public sealed class BufferPool
 {
@@ -30,13 +36,23 @@ public sealed class BufferPool
     private readonly ConcurrentDictionary<byte[], bool>? _owned;
     private long _outstanding;
     private long _idle;
+    private long _lastRent = Environment.TickCount64;
+    private readonly Timer? _trim;
+
+    /// <summary>How long a pool made with <c>trimWhenIdle</c> waits after its last rent before dropping idle buffers.</summary>
+    public static TimeSpan IdleTrimDelay { get; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Creates a pool.</summary>
     /// <param name="budgetBytes">Bytes that may be rented at once through <see cref="TryRent"/>.</param>
     /// <param name="maxIdleBytes">Bytes of returned buffers kept for reuse.</param>
     /// <param name="trackOwnership">Check every return against the rented set (tests): a double return throws.</param>
-    public BufferPool(long budgetBytes, long maxIdleBytes, bool trackOwnership = false)
+    /// <param name="trimWhenIdle">Drop idle buffers (and compact the heap) after <see cref="IdleTrimDelay"/> without a rent.</param>
+    public BufferPool(long budgetBytes, long maxIdleBytes, bool trackOwnership = false, bool trimWhenIdle = false)
     {
+        if (trimWhenIdle)
+        {
+            _trim = new Timer(static s => ((BufferPool)s!).TrimIfIdle(), this, IdleTrimDelay, IdleTrimDelay);
+        }
         BudgetBytes = budgetBytes;
         MaxIdleBytes = maxIdleBytes;
         _owned = trackOwnership ? new ConcurrentDictionary<byte[], bool>(ReferenceEqualityComparer.Instance) : null;
@@ -44,10 +60,38 @@ public sealed class BufferPool
     }
 
     /// <summary>
-    /// The process-wide pool: a 64 MiB budget (one file's full read-ahead window; several files share it) and up to
-    /// 32 MiB kept idle. Sized so a mount streaming a large object stays under 200 MiB resident (bench/rss.sh).
+    /// The process-wide pool: a 64 MiB budget (one file's full read-ahead window; several files share it), as much
+    /// kept idle for reuse, and trimmed when idle. Sized so a mount streaming a large object stays near 160 MiB
+    /// resident and goes back under 100 MiB when idle (bench/peers.sh).
     /// </summary>
-    public static BufferPool Shared { get; } = new(64 * Bytes.MiB, 32 * Bytes.MiB);
+    public static BufferPool Shared { get; } = new(64 * Bytes.MiB, 64 * Bytes.MiB, trimWhenIdle: true);
+
+    /// <summary>Bytes of returned buffers held for reuse now.</summary>
+    public long IdleBytes => Interlocked.Read(ref _idle);
+
+    /// <summary>Drops every idle buffer now and, when any was dropped, has the GC return the memory.</summary>
+    public void TrimIdle()
+    {
+        bool dropped = false;
+        foreach (var stack in _classes)
+        {
+            while (stack.TryPop(out var array))
+            {
+                Interlocked.Add(ref _idle, -array.Length);
+                dropped = true;
+            }
+        }
+        if (dropped)
+        {
+            GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        }
+    }
+
+    private void TrimIfIdle()
+    {
+        if (Environment.TickCount64 - Interlocked.Read(ref _lastRent) < IdleTrimDelay.TotalMilliseconds || IdleBytes == 0) return;
+        TrimIdle();
+    }
 
     /// <summary>Bytes that <see cref="TryRent"/> may have out at once.</summary>
     public long BudgetBytes { get; set; }
@@ -64,6 +108,7 @@ public sealed class BufferPool
     /// </summary>
     public ArraySegment<byte> Rent(int length)
     {
+        Interlocked.Exchange(ref _lastRent, Environment.TickCount64);
         int shift = ShiftFor(length);
         byte[]? array = null;
         if (shift <= MaxShift && _classes[shift - MinShift].TryPop(out array))

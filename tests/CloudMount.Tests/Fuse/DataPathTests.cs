@@ -200,10 +200,12 @@ public sealed class DataPathTests
     [Test]
     public async Task Cache_prune_removes_cached_data_and_refuses_while_a_mount_runs()
     {
-        string bucket = Paths.NewDir("prunebucket");
-        await File.WriteAllBytesAsync(Path.Combine(bucket, "f.bin"), Random(3_000_000, 5));
+        // An S3 store's objects are cached; a file:// store is read in place and caches nothing.
+        var s = await TestServers.S3rver;
+        string bucket = await s.NewBucketAsync("prune");
+        await s.PutAsync(bucket, "f.bin", Random(3_000_000, 5));
         string cache = Paths.NewDir("prunecache"), mnt = Paths.NewDir("prunemnt");
-        await using (var mount = await MountProcess.StartAsync("file://" + bucket, mnt, ["--cache-dir", cache]))
+        await using (var mount = await MountProcess.StartAsync($"s3://{bucket}", mnt, ["--endpoint", s.Endpoint.ToString(), "--cache-dir", cache], s.Env))
         {
             await BashOkAsync($"cat {Q(mnt)}/f.bin > /dev/null");
             var busy = await CloudMountAsync(["cache", "prune", "--all", "--cache-dir", cache]);
@@ -214,6 +216,16 @@ public sealed class DataPathTests
         var pruned = await CloudMountAsync(["cache", "prune", "--all", "--cache-dir", cache]);
         Assert.That(pruned.Stdout, Does.Contain("removed 1 object versions"));
         Assert.That((await CloudMountAsync(["cache", "size", "--cache-dir", cache])).Stdout, Does.StartWith("0 B cached in 0 object versions"));
+
+        string local = Paths.NewDir("prunelocal"), localCache = Paths.NewDir("prunelocalcache");
+        await File.WriteAllBytesAsync(Path.Combine(local, "g.bin"), Random(3_000_000, 6));
+        await using (var mount = await MountProcess.StartAsync("file://" + local, mnt, ["--cache-dir", localCache]))
+        {
+            Assert.That((await BashOkAsync($"md5sum < {Q(mnt)}/g.bin")).Split(' ')[0],
+                Is.EqualTo(Convert.ToHexStringLower(MD5.HashData(Random(3_000_000, 6)))));
+        }
+        Assert.That((await CloudMountAsync(["cache", "size", "--cache-dir", localCache])).Stdout, Does.StartWith("0 B cached in 0 object versions"),
+            "a file:// store is read where it is, not copied into the cache");
     }
 
     [Test]

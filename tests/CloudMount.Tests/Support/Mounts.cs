@@ -50,7 +50,13 @@ public sealed class MountProcess : IAsyncDisposable
     public int? ExitCode { get; private set; }
 
     /// <summary>Starts <c>cloudmount mount URL MOUNTPOINT args...</c> and waits for the mount.</summary>
-    public static async Task<MountProcess> StartAsync(string url, string mountPoint, IEnumerable<string>? extraArgs = null, IDictionary<string, string?>? env = null)
+    /// <param name="url">The store's URL.</param>
+    /// <param name="mountPoint">Where to mount (created if missing).</param>
+    /// <param name="extraArgs">Further arguments (a scratch --cache-dir is added unless given).</param>
+    /// <param name="env">Environment changes (null removes a variable).</param>
+    /// <param name="openFileLimit">When set, the mount runs with this soft and hard RLIMIT_NOFILE (as under <c>ulimit -n</c>).</param>
+    public static async Task<MountProcess> StartAsync(string url, string mountPoint, IEnumerable<string>? extraArgs = null, IDictionary<string, string?>? env = null,
+        int? openFileLimit = null)
     {
         Directory.CreateDirectory(mountPoint);
         // Started the way a terminal starts it: with SIGINT at its default disposition, so the Ctrl-C that StopAsync
@@ -58,7 +64,9 @@ public sealed class MountProcess : IAsyncDisposable
         // do; exec keeps an ignored signal ignored). python3 resets it and execs, so the process id stays.
         var psi = new ProcessStartInfo("python3") { RedirectStandardError = true, RedirectStandardOutput = true, WorkingDirectory = Paths.Scratch };
         psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])");
+        psi.ArgumentList.Add("import os, signal, sys, resource; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+            + (openFileLimit is { } limit ? $"resource.setrlimit(resource.RLIMIT_NOFILE, ({limit}, {limit})); " : "")
+            + "os.execvp(sys.argv[1], sys.argv[1:])");
         psi.ArgumentList.Add("dotnet");
         psi.ArgumentList.Add(Paths.CloudMountDll);
         psi.ArgumentList.Add("mount");
@@ -99,12 +107,13 @@ public sealed class MountProcess : IAsyncDisposable
     }
 
     /// <summary>Sends SIGINT and waits for the process to unmount and exit; returns its stderr.</summary>
-    public async Task<string> StopAsync()
+    /// <param name="timeout">How long the unmount may take (default 30 s).</param>
+    public async Task<string> StopAsync(TimeSpan? timeout = null)
     {
         if (!_process.HasExited)
         {
             await ProcessRunner.RunAsync("kill", ["-INT", _process.Id.ToString()]);
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(30));
             try
             {
                 await _process.WaitForExitAsync(cts.Token);
@@ -113,7 +122,7 @@ public sealed class MountProcess : IAsyncDisposable
             {
                 _process.Kill(true);
                 await ProcessRunner.BashAsync($"fusermount3 -u -z {ProcessRunner.Q(MountPoint)}");
-                throw new AssertionException($"cloudmount did not exit within 30 s of SIGINT:\n{Stderr}");
+                throw new AssertionException($"cloudmount did not exit within {(timeout ?? TimeSpan.FromSeconds(30)).TotalSeconds} s of SIGINT:\n{Stderr}");
             }
         }
         _process.WaitForExit();

@@ -22,6 +22,13 @@ public sealed class LocalFsObjectStore : IObjectStore
 
     private readonly string _root;
 
+    /// <summary>
+    /// Open stores by <see cref="Name"/>, so a reader holding only a decorated store (retries, counting) can find
+    /// the directory behind it and read files where they are (<see cref="OpenVersion"/>). Bound: one entry per
+    /// distinct root opened in the process, held weakly.
+    /// </summary>
+    private static readonly Dictionary<string, WeakReference<LocalFsObjectStore>> Open = [];   // guarded by itself
+
     /// <summary>Opens a store over an existing directory.</summary>
     /// <exception cref="BucketNotFoundException">The directory does not exist.</exception>
     public LocalFsObjectStore(string rootDirectory)
@@ -36,6 +43,48 @@ public sealed class LocalFsObjectStore : IObjectStore
             throw new BucketNotFoundException(_root);
         }
         Name = $"file://{_root}";
+        lock (Open) Open[Name] = new WeakReference<LocalFsObjectStore>(this);
+    }
+
+    /// <summary>The open local store named <paramref name="storeName"/> (a <see cref="IObjectStore.Name"/>), or <c>null</c>.</summary>
+    public static LocalFsObjectStore? Find(string storeName)
+    {
+        if (!storeName.StartsWith("file://", StringComparison.Ordinal)) return null;
+        lock (Open) return Open.TryGetValue(storeName, out var w) && w.TryGetTarget(out var s) ? s : null;
+    }
+
+    /// <summary>
+    /// Opens the file of <paramref name="key"/> for reading in place, pinned to a version: the handle keeps reading
+    /// the bytes it opened even when a write replaces the file (writes rename a new file into place).
+    /// </summary>
+    /// <param name="key">The object's key.</param>
+    /// <param name="ifMatch">The ETag the file must have, or <c>null</c>.</param>
+    /// <returns>A handle for positional reads (<see cref="RandomAccess"/>), owned by the caller.</returns>
+    /// <exception cref="ObjectNotFoundException">No such file.</exception>
+    /// <exception cref="PreconditionFailedException">The file's ETag is no longer <paramref name="ifMatch"/>.</exception>
+    /// <exception cref="AccessDeniedException">The file cannot be read.</exception>
+    public SafeFileHandle OpenVersion(string key, string? ifMatch)
+    {
+        string path = PathOf(key);
+        SafeFileHandle handle;
+        try
+        {
+            handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new ObjectNotFoundException(key, e);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new AccessDeniedException($"permission denied reading {path}", e);
+        }
+        if (ifMatch is not null && MakeETag(RandomAccess.GetLength(handle), File.GetLastWriteTimeUtc(handle)) != ifMatch)
+        {
+            handle.Dispose();
+            throw new PreconditionFailedException(key, ifMatch);
+        }
+        return handle;
     }
 
     /// <inheritdoc/>
