@@ -113,7 +113,7 @@ public sealed class StagingFile : IDisposable
     /// <param name="baseETag">The ETag of the object the changes started from (<c>null</c> for a new file), to detect conflicting writes at recovery.</param>
     public void WriteSidecar(string store, string key, string reason, string? baseETag)
     {
-        string json = JsonSerializer.Serialize(new PendingUpload(store, key, reason, DateTimeOffset.UtcNow, baseETag));
+        string json = JsonSerializer.Serialize(new PendingUpload(store, key, reason, DateTimeOffset.UtcNow, baseETag), Util.CoreJsonContext.Default.PendingUpload);
         File.WriteAllText(System.IO.Path.ChangeExtension(Path, ".json"), json);
     }
 

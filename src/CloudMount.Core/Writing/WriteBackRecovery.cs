@@ -33,7 +33,7 @@ public static class WriteBackRecovery
                 if (!File.Exists(data)) continue;
                 try
                 {
-                    var sidecar = JsonSerializer.Deserialize<PendingUpload>(File.ReadAllText(json));
+                    var sidecar = JsonSerializer.Deserialize(File.ReadAllText(json), Util.CoreJsonContext.Default.PendingUpload);
                     if (sidecar is not null) result.Add(new Pending(sidecar, data, new FileInfo(data).Length, live));
                 }
                 catch (JsonException)
