@@ -22,7 +22,7 @@ namespace CloudMount.Core.Caching;
 /// mount on the same folder runs without a disk cache and says so.</para>
 /// <para>Thread safety: <c>_lock</c> guards the index and totals; each entry's lock guards its file and bitmap.</para>
 /// </remarks>
-public sealed class DiskCache : IDisposable
+public sealed partial class DiskCache : IDisposable
 {
     private readonly string _root;
     private readonly ILogger _logger;
@@ -163,7 +163,7 @@ public sealed class DiskCache : IDisposable
         {
             try
             {
-                var m = JsonSerializer.Deserialize<Meta>(File.ReadAllText(meta))!;
+                var m = JsonSerializer.Deserialize(File.ReadAllText(meta), MetaJson.Default.Meta)!;
                 var v = new ObjectVersion(m.Store, m.Key, m.ETag, m.Size);
                 string data = Path.ChangeExtension(meta, ".data");
                 if (!File.Exists(data) || v.Id != Path.GetFileNameWithoutExtension(meta))
@@ -383,7 +383,7 @@ public sealed class DiskCache : IDisposable
     {
         var m = new Meta(e.Version.Store, e.Version.Key, e.Version.ETag, e.Version.Size, e.LastAccess, EncodeBits(e.Blocks), e.Encoding);
         string tmp = e.MetaPath + ".tmp";
-        File.WriteAllText(tmp, JsonSerializer.Serialize(m));
+        File.WriteAllText(tmp, JsonSerializer.Serialize(m, MetaJson.Default.Meta));
         File.Move(tmp, e.MetaPath, overwrite: true);
     }
 
@@ -433,7 +433,7 @@ public sealed class DiskCache : IDisposable
         {
             try
             {
-                var m = JsonSerializer.Deserialize<Meta>(File.ReadAllText(meta))!;
+                var m = JsonSerializer.Deserialize(File.ReadAllText(meta), MetaJson.Default.Meta)!;
                 var v = new ObjectVersion(m.Store, m.Key, m.ETag, m.Size);
                 var bits = DecodeBits(m.Blocks, v.BlockCount);
                 long bytes = 0;
