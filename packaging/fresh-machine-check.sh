@@ -67,7 +67,8 @@ while IFS= read -r -d '' kv; do
     DOTNET_*|NUGET_*|SSL_CERT_*|*_CA_BUNDLE|*_CA_CERTS|*_CA_CERTS_FILE|CI|http_proxy|https_proxy|no_proxy|HTTP_PROXY|HTTPS_PROXY|NO_PROXY) envs+=("$kv") ;;
   esac
 done < /proc/self/environ
-chroot "$root" /usr/bin/env -i "${envs[@]}" /bin/bash "$checkout/packaging/fresh-root-phases.sh" "${phases[@]}"
+# --default-signal: a background job of a script starts with SIGINT ignored, and the demo's Ctrl-C needs it.
+chroot "$root" /usr/bin/env -i --default-signal=INT "${envs[@]}" /bin/bash "$checkout/packaging/fresh-root-phases.sh" "${phases[@]}"
 }
 if [ -n "$inside_root" ]; then inside; exit; fi
 
