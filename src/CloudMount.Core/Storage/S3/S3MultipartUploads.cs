@@ -30,11 +30,30 @@ internal sealed class S3MultipartUploads(AmazonS3Client client, string bucket, F
         }
     }
 
+    /// <summary>AbortMultipartUpload of an upload an earlier process left (NoSuchUpload counts as done).</summary>
+    public async Task AbortAsync(string key, string uploadId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _client.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = _bucket, Key = key, UploadId = uploadId }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound || e.ErrorCode == "NoSuchUpload")
+        {
+            // Already gone.
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw _fail(e, key);
+        }
+    }
+
     private sealed class Upload(S3MultipartUploads owner, string key, string uploadId, ObjectWriteOptions options) : IMultipartUpload
     {
         private readonly ConcurrentDictionary<int, string> _etags = new();
 
         public string Key => key;
+
+        public string Id => uploadId;
 
         public async Task UploadPartAsync(int partNumber, ObjectContent content, CancellationToken cancellationToken)
         {
