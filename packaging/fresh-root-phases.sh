@@ -74,6 +74,8 @@ phase_demo() {
 
 phase_test() {
   local t0=$SECONDS
+  if [ -d ../shared/tools ]; then say "test: ../shared/tools is here (read-only), as beside the host's checkout"
+  else say "test: no ../shared/tools (as on a user's machine): jobs that need it skip"; fi
   say "test: ./test.sh"
   ./test.sh 2>&1 | tee /root/test.out
   local rc=${PIPESTATUS[0]}
