@@ -108,7 +108,15 @@ build_base() {
 [ -f "$tarball" ] || build_base
 
 # --- one run -------------------------------------------------------------------------------------------------
+# Folders of earlier runs that were killed (SIGKILL leaves no chance to delete): their namespaces are gone with
+# their processes, so only the files remain; remove those whose run no longer lives and has nothing mounted.
+for old in /var/tmp/cloudmount-fresh-*; do
+  [ -f "$old/pid" ] || continue
+  kill -0 "$(cat "$old/pid")" 2>/dev/null && continue
+  grep -q " $old/" /proc/mounts || rm -rf "$old"
+done
 work=$(mktemp -d /var/tmp/cloudmount-fresh-XXXXXX) || fail_now "cannot create a folder in /var/tmp"
+echo $$ > "$work/pid"
 child=""
 cleanup() {
   trap - EXIT INT TERM HUP
