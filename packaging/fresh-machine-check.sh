@@ -50,6 +50,8 @@ shared_tools=""
 # --- inside the namespaces (PID 1 of the new PID namespace) --------------------------------------------------
 inside() {
 root=$inside_root
+# The root is a mount point of its own, as / is on a machine: `unshare -m` inside it (tests do) needs that.
+mount --bind "$root" "$root" || exit 1
 mount -t proc proc "$root/proc" || exit 1
 mount --rbind /sys "$root/sys" && mount --make-rslave "$root/sys" || exit 1
 mount --rbind /dev "$root/dev" && mount --make-rslave "$root/dev" || exit 1
