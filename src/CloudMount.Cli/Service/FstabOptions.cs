@@ -95,7 +95,7 @@ internal sealed class FstabOptions
                     result.Skipped.Add(item);
                     continue;
                 }
-                throw new UsageException($"unknown option '{name}' (the mount options of `cloudmount mount --help`, written with _ for -, e.g. cache_dir=DIR; see cloudmount(8))");
+                throw new UsageException($"unknown option '{name}' (the mount options of `cloudmount mount --help`, written with _ for -, e.g. cache_dir=DIR; see mount.cloudmount(8))");
             }
             bool flag = option.ValueType == typeof(bool);
             if (flag && value is not null)
