@@ -22,8 +22,14 @@ if ! scripts/install-test-deps.sh; then
   echo "0 passed, 1 failed (could not install the test prerequisites)"
   exit 1
 fi
-if ! dotnet build CloudMount.sln -c Release --nologo -v quiet; then
-  echo "test.sh: step 'dotnet build' failed (errors above)"
+. scripts/step.sh
+if ! command -v dotnet >/dev/null 2>&1; then
+  echo "test.sh: step 'find dotnet' failed: no dotnet on PATH (install the .NET 10 SDK first)" >&2
+  echo "0 passed, 1 failed (no .NET SDK)"
+  exit 1
+fi
+echo "test.sh: building (dotnet build CloudMount.sln; log in artifacts/logs/dotnet-build.log)" >&2
+if ! step "dotnet build" dotnet build CloudMount.sln -c Release --nologo; then
   echo "0 passed, 1 failed (build failed)"
   exit 1
 fi
@@ -32,6 +38,9 @@ dotnet test tests/CloudMount.Tests -c Release --no-build --nologo \
   --logger "trx;LogFileName=tests.trx" --logger "console;verbosity=normal" --results-directory "$results" "$@"
 rc=$?
 trx="$results/tests.trx"
+if [ ! -f "$trx" ]; then
+  echo "test.sh: step 'dotnet test' failed: it wrote no results (exit status $rc; its output is above)" >&2
+fi
 count() { grep -o "$1=\"[0-9]*\"" "$trx" 2>/dev/null | head -1 | grep -o '[0-9]*' || echo 0; }
 passed=$(count passed); failed=$(count failed); skipped=$(( $(count total) - $(count executed) ))
 if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi

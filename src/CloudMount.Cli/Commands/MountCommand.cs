@@ -7,6 +7,7 @@ using CloudMount.Core.Reading;
 using CloudMount.Core.Storage;
 using CloudMount.Core.Vfs;
 using CloudMount.Core.Writing;
+using CloudMount.Cli.Service;
 using CloudMount.Linux;
 using Microsoft.Extensions.Logging;
 
@@ -68,11 +69,13 @@ internal static class MountCommand
         public Option<bool> NoXattrs { get; } = new("--no-xattrs") { Description = "Serve no extended attributes (object metadata): small writes then skip the kernel's per-write security.capability request" };
         public Option<string> ReadAhead { get; } = new("--read-ahead") { Description = "Largest read-ahead window per open file", DefaultValueFactory = _ => "64MiB" };
         public Option<string> PartSize { get; } = new("--read-part-size") { Description = "Size of one range request of read-ahead", DefaultValueFactory = _ => "8MiB" };
+        public Option<bool> Daemon { get; } = new("--daemon") { Description = "Mount in the background: return once the mount is ready (exit 0), or with its error; logs go to --log-file (default /var/log/cloudmount/DIR.log for root, ~/.local/state/cloudmount/DIR.log otherwise)" };
+        public Option<string?> LogFile { get; } = new("--log-file") { Description = "Append log lines to this file instead of stderr (errors that stop the mount still go to stderr too)" };
 
         public void AddTo(Command c)
         {
             Common.AddTo(c);
-            foreach (Option o in new Option[] { ReadOnly, Raw, ExactAttrs, PosixAttrs, NoPosixAttrs, NoXattrs, Uid, Gid, FileMode, DirMode, AllowOther, MetadataTtl, NegativeTtl, CacheDir, CacheSize, MemoryCacheSize, MetricsAddr, ReadAhead, PartSize })
+            foreach (Option o in new Option[] { ReadOnly, Raw, ExactAttrs, PosixAttrs, NoPosixAttrs, NoXattrs, Uid, Gid, FileMode, DirMode, AllowOther, MetadataTtl, NegativeTtl, CacheDir, CacheSize, MemoryCacheSize, MetricsAddr, ReadAhead, PartSize, Daemon, LogFile })
             {
                 c.Options.Add(o);
             }
@@ -109,7 +112,26 @@ internal static class MountCommand
     /// <summary>Mounts and waits. <paramref name="banner"/> is printed once the mount is ready (used by demo).</summary>
     internal static async Task<int> RunAsync(string url, string mountPoint, MountOptions o, ParseResult parse, Func<string, string>? banner, CancellationToken ct)
     {
-        using var logs = ConsoleOutput.CreateLogs(parse.GetValue(o.Common.Verbose));
+        if (parse.GetValue(o.Daemon))
+        {
+            if (!OperatingSystem.IsLinux()) throw new UsageException("--daemon is for Linux; on Windows run the mount as a service");
+            // The same command line again, in the background; this process waits for its READY=1.
+            var args = Program.Arguments.Where(a => a != "--daemon").ToList();
+            string logFile = parse.GetValue(o.LogFile) ?? Service.LogFile.DefaultPath(mountPoint);
+            if (parse.GetValue(o.LogFile) is not null) args = WithoutOption(args, "--log-file");
+            return await Service.Daemon.LaunchAsync(args, logFile, null, "cloudmount", quiet: false, ct).ConfigureAwait(false);
+        }
+        ILoggerFactory logs;
+        try
+        {
+            logs = ConsoleOutput.CreateLogs(parse.GetValue(o.Common.Verbose), parse.GetValue(o.LogFile));
+        }
+        catch (UsageException e)
+        {
+            ServiceNotify.Failed(ConsoleOutput.ErrorLine(e));
+            return ConsoleOutput.ReportError(e);
+        }
+        using var disposeLogs = logs;
         var log = logs.CreateLogger("cloudmount");
         try
         {
@@ -183,6 +205,7 @@ internal static class MountCommand
                 Console.Out.WriteLine(banner(mp));
                 Console.Out.Flush();
             }
+            ServiceNotify.Ready($"mounted {opened.Url.ToString().TrimEnd('/')} on {mp}");
 
             int signals = 0;
             void OnSignal(PosixSignalContext context)
@@ -191,6 +214,7 @@ internal static class MountCommand
                 int n = Interlocked.Increment(ref signals);
                 if (n == 1)
                 {
+                    ServiceNotify.Stopping($"unmounting {mp}");
                     log.LogInformation("unmounting {MountPoint}", mp);
                     if (!mount.Unmount(lazy: false))
                     {
@@ -208,6 +232,7 @@ internal static class MountCommand
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
             using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, OnSignal);
             await mount.Completion.ConfigureAwait(false);
+            ServiceNotify.Stopping($"unmounting {mp}");
             await mount.DisposeAsync().ConfigureAwait(false);
             await fs.DisposeAsync().ConfigureAwait(false);
             await recovery.ConfigureAwait(false);
@@ -217,8 +242,23 @@ internal static class MountCommand
         }
         catch (Exception e) when (ConsoleOutput.IsExpected(e))
         {
+            ServiceNotify.Failed(ConsoleOutput.ErrorLine(e));
+            // A foreground mount's log file gets the error too (a background mount's stderr is that file already).
+            if (parse.GetValue(o.LogFile) is not null && !(OperatingSystem.IsLinux() && Service.Daemon.IsChild)) log.LogError("{Error}", ConsoleOutput.ErrorLine(e));
             logs.Dispose();
             return ConsoleOutput.ReportError(e);
         }
+    }
+
+    /// <summary><paramref name="args"/> without <paramref name="name"/> and its value (either <c>NAME VALUE</c> or <c>NAME=VALUE</c>).</summary>
+    private static List<string> WithoutOption(List<string> args, string name)
+    {
+        var rest = new List<string>();
+        for (int i = 0; i < args.Count; i++)
+        {
+            if (args[i] == name) i++;
+            else if (!args[i].StartsWith(name + "=", StringComparison.Ordinal)) rest.Add(args[i]);
+        }
+        return rest;
     }
 }

@@ -43,7 +43,7 @@ public sealed partial class DiskCache
         {
             try
             {
-                var m = JsonSerializer.Deserialize<Meta>(File.ReadAllText(meta))!;
+                var m = JsonSerializer.Deserialize(File.ReadAllText(meta), MetaJson.Default.Meta)!;
                 var v = new ObjectVersion(m.Store, m.Key, m.ETag, m.Size);
                 string data = Path.ChangeExtension(meta, ".data");
                 if (!File.Exists(data) || v.Id != Path.GetFileNameWithoutExtension(meta))
@@ -71,7 +71,7 @@ public sealed partial class DiskCache
     {
         var m = new Meta(e.Version.Store, e.Version.Key, e.Version.ETag, e.Version.Size, e.LastAccess, EncodeBits(e.Blocks), e.Encoding);
         string tmp = e.MetaPath + ".tmp";
-        File.WriteAllText(tmp, JsonSerializer.Serialize(m));
+        File.WriteAllText(tmp, JsonSerializer.Serialize(m, MetaJson.Default.Meta));
         File.Move(tmp, e.MetaPath, overwrite: true);
         e.SavedAccess = e.LastAccess;
     }
@@ -95,7 +95,7 @@ public sealed partial class DiskCache
         {
             try
             {
-                var m = JsonSerializer.Deserialize<Meta>(File.ReadAllText(meta))!;
+                var m = JsonSerializer.Deserialize(File.ReadAllText(meta), MetaJson.Default.Meta)!;
                 var v = new ObjectVersion(m.Store, m.Key, m.ETag, m.Size);
                 var bits = DecodeBits(m.Blocks, v.BlockCount);
                 long bytes = 0;

@@ -103,7 +103,7 @@ public sealed partial class GcsObjectStore : IReportsInnerRequests
         using var r = await SendAsync(() =>
         {
             var m = Request(HttpMethod.Post, ObjectPath(destination) + "/compose");
-            m.Content = JsonContent.Create(body);
+            m.Content = JsonContent.Create(body, Util.CoreJsonContext.Default.JsonObject);
             return m;
         }, HttpCompletionOption.ResponseContentRead, ct).ConfigureAwait(false);
         if (!r.IsSuccessStatusCode) throw await FailAsync(r, destination).ConfigureAwait(false);

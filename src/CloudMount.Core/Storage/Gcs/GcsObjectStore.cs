@@ -285,7 +285,7 @@ public sealed partial class GcsObjectStore : IObjectStore
                 streams.Add(body);
                 var multipart = new MultipartContent("related", "cloudmount-" + Guid.NewGuid().ToString("n"))
                 {
-                    JsonContent.Create(Resource(key, options, options.ContentMd5)),
+                    JsonContent.Create(Resource(key, options, options.ContentMd5), Util.CoreJsonContext.Default.JsonObject),
                 };
                 var media = new StreamContent(body);
                 media.Headers.ContentType = new MediaTypeHeaderValue(options.ContentType ?? "application/octet-stream");
@@ -340,7 +340,7 @@ public sealed partial class GcsObjectStore : IObjectStore
             using var r = await SendAsync(() =>
             {
                 var m = Request(HttpMethod.Post, $"{ObjectPath(sourceKey)}/rewriteTo/b/{Escape(_bucket)}/o/{Escape(destinationKey)}{query}");
-                m.Content = JsonContent.Create(new JsonObject());
+                m.Content = JsonContent.Create(new JsonObject(), Util.CoreJsonContext.Default.JsonObject);
                 return m;
             }, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
             if (!r.IsSuccessStatusCode) throw await FailAsync(r, sourceKey).ConfigureAwait(false);
@@ -369,7 +369,7 @@ public sealed partial class GcsObjectStore : IObjectStore
         using var r = await SendAsync(() =>
         {
             var m = Request(HttpMethod.Patch, ObjectPath(key) + query);
-            m.Content = JsonContent.Create(patch);
+            m.Content = JsonContent.Create(patch, Util.CoreJsonContext.Default.JsonObject);
             return m;
         }, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
         if (!r.IsSuccessStatusCode) throw await FailAsync(r, key, ifMatch).ConfigureAwait(false);

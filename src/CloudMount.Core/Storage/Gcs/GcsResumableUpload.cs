@@ -23,7 +23,7 @@ public sealed partial class GcsObjectStore
         {
             var m = Request(HttpMethod.Post, $"upload/storage/v1/b/{Escape(_bucket)}/o?uploadType=resumable");
             m.Headers.TryAddWithoutValidation("X-Upload-Content-Length", content.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            m.Content = JsonContent.Create(Resource(key, options, options.ContentMd5));
+            m.Content = JsonContent.Create(Resource(key, options, options.ContentMd5), Util.CoreJsonContext.Default.JsonObject);
             return m;
         }, HttpCompletionOption.ResponseContentRead, ct).ConfigureAwait(false))
         {

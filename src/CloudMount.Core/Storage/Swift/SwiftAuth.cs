@@ -141,7 +141,7 @@ public sealed record SwiftKeystoneV3(Uri AuthUrl, string User, string Password, 
         HttpResponseMessage r;
         try
         {
-            r = await http.PostAsJsonAsync(tokens, RequestBody(), cancellationToken).ConfigureAwait(false);
+            r = await http.PostAsJsonAsync(tokens, RequestBody(), Util.CoreJsonContext.Default.JsonObject, cancellationToken).ConfigureAwait(false);
         }
         catch (HttpRequestException e)
         {

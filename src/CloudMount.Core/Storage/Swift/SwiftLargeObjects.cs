@@ -56,7 +56,7 @@ internal sealed class SwiftLargeObjects(SwiftObjectStore store) : IMultipartUplo
             for (int i = 1; i <= parts; i++)
             {
                 if (!_parts.TryGetValue(i, out var p)) throw new InvalidOperationException($"part {i} of {key} was never uploaded");
-                manifest.Add(new JsonObject { ["path"] = store.SegmentPath(Segment(i)), ["etag"] = p.ETag, ["size_bytes"] = p.Size });
+                manifest.Add((JsonNode)new JsonObject { ["path"] = store.SegmentPath(Segment(i)), ["etag"] = p.ETag, ["size_bytes"] = p.Size });
                 sum += p.Size;
             }
             if (sum != totalBytes) throw new InvalidOperationException($"{key}: parts hold {sum} bytes, expected {totalBytes}");
