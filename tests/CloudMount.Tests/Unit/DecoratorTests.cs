@@ -76,7 +76,7 @@ public sealed class DecoratorTests
     {
         var mem = new MemoryObjectStore("md5");
         await mem.WriteAsync("k", ObjectContent.FromBytes(new byte[5000]), ObjectWriteOptions.Default, CancellationToken.None);
-        var store = new ChecksumObjectStore(new CorruptingStore(mem));
+        var store = new ReadVerifyingObjectStore(new CorruptingStore(mem));
         await using var r = await store.ReadAsync("k", ByteRange.All, null, CancellationToken.None);
         var ex = Assert.ThrowsAsync<IOException>(() => r.Content.CopyToAsync(Stream.Null));
         Assert.That(ex!.InnerException, Is.TypeOf<ChecksumMismatchException>());
@@ -86,7 +86,7 @@ public sealed class DecoratorTests
     public async Task Writes_send_content_md5()
     {
         var recorder = new RecordingStore(new MemoryObjectStore("md5w"));
-        var store = new ChecksumObjectStore(recorder);
+        var store = new UploadVerifyingObjectStore(recorder);
         var data = new byte[777];
         new Random(8).NextBytes(data);
         await store.WriteAsync("k", ObjectContent.FromBytes(data), ObjectWriteOptions.Default, CancellationToken.None);
@@ -96,10 +96,10 @@ public sealed class DecoratorTests
     [Test]
     public void Md5_is_read_only_from_plain_md5_etags()
     {
-        Assert.That(ChecksumObjectStore.Md5FromETag("\"0123456789abcdef0123456789abcdef\""), Has.Length.EqualTo(16));
-        Assert.That(ChecksumObjectStore.Md5FromETag("\"0123456789abcdef0123456789abcdef-5\""), Is.Null);
-        Assert.That(ChecksumObjectStore.Md5FromETag("W/\"abc\""), Is.Null);
-        Assert.That(ChecksumObjectStore.Md5FromETag(null), Is.Null);
+        Assert.That(UploadVerifyingObjectStore.Md5FromETag("\"0123456789abcdef0123456789abcdef\""), Has.Length.EqualTo(16));
+        Assert.That(UploadVerifyingObjectStore.Md5FromETag("\"0123456789abcdef0123456789abcdef-5\""), Is.Null);
+        Assert.That(UploadVerifyingObjectStore.Md5FromETag("W/\"abc\""), Is.Null);
+        Assert.That(UploadVerifyingObjectStore.Md5FromETag(null), Is.Null);
     }
 
     private sealed class CorruptingStore(IObjectStore inner) : DelegatingObjectStore(inner)
