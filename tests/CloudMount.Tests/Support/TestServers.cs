@@ -227,6 +227,14 @@ public static class TestServers
         return new GcsEmulatorServer(new Uri($"http://127.0.0.1:{port}"));
     }
 
+    private static readonly List<string> ExtraStops = [];
+
+    /// <summary>Registers a stop command run at the end of the run (proxies and other helpers the tests start).</summary>
+    public static void OnStop(string command)
+    {
+        lock (ExtraStops) ExtraStops.Add(command);
+    }
+
     /// <summary>Stops every server this run started.</summary>
     public static async Task StopAllAsync()
     {
@@ -236,6 +244,12 @@ public static class TestServers
         foreach (var s in all)
         {
             await ProcessRunner.BashAsync(s.StopCommand, timeout: TimeSpan.FromSeconds(30));
+        }
+        List<string> extra;
+        lock (ExtraStops) extra = [.. ExtraStops];
+        foreach (var stop in extra)
+        {
+            await ProcessRunner.BashAsync(stop, timeout: TimeSpan.FromSeconds(30));
         }
     }
 

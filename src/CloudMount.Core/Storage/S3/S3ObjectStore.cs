@@ -136,8 +136,11 @@ public sealed class S3ObjectStore : IObjectStore
         {
             throw Fail(e, null);
         }
-        var objects = (r.S3Objects ?? []).Select(o => new ObjectInfo(o.Key, o.Size ?? 0, o.ETag, Utc(o.LastModified))).ToList();
-        var prefixes = r.CommonPrefixes ?? [];
+        // The SDK hands encoded keys on as they are: decode them as botocore does (unquote_plus; S3 sends a literal '+' as %2B).
+        bool encoded = r.Encoding == EncodingType.Url;
+        string Key(string k) => encoded ? Uri.UnescapeDataString(k.Replace('+', ' ')) : k;
+        var objects = (r.S3Objects ?? []).Select(o => new ObjectInfo(Key(o.Key), o.Size ?? 0, o.ETag, Utc(o.LastModified))).ToList();
+        var prefixes = (r.CommonPrefixes ?? []).Select(Key).ToList();
         string? next = r.IsTruncated == true ? r.NextContinuationToken : null;
         if (r.IsTruncated == true && string.IsNullOrEmpty(next))
         {
