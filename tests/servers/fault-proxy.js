@@ -51,6 +51,7 @@ const proxy = http.createServer((req, res) => {
   if (config.stall) {
     // Hold the request silent: read nothing more, answer nothing, until the client gives up or the stall ends.
     stats.stalled++;
+    console.log(`stalled ${req.method} ${req.url}`);
     stalled.add(req.socket);
     req.socket.once("close", () => stalled.delete(req.socket));
     req.pause();

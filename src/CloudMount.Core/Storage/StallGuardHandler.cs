@@ -7,7 +7,8 @@ namespace CloudMount.Core.Storage;
 /// Fails a request whose server goes silent: no first byte of the answer within <see cref="HttpTimeouts.FirstByte"/>
 /// of the request being sent, or a body that moves no byte for <see cref="HttpTimeouts.Idle"/> while we wait on it
 /// (writing a request body or reading an answer; a reader that pauses is not a stall). Before the answer's headers the
-/// request is cancelled and fails with an <see cref="HttpRequestException"/> over a <see cref="TimeoutException"/>;
+/// request is cancelled and fails with a <see cref="TaskCanceledException"/> over a <see cref="TimeoutException"/> (as
+/// HttpClient reports its own timeout);
 /// inside an answer's body the connection is closed and the read fails with an <see cref="IOException"/> over a
 /// <see cref="TimeoutException"/>. Both are transient, and the backends report them as
 /// <see cref="ConnectionFailedException"/>, which counts towards offline mode.
@@ -33,7 +34,8 @@ internal sealed class StallGuardHandler(HttpMessageHandler inner, HttpTimeouts t
         catch (Exception e) when (watch.Fired && !cancellationToken.IsCancellationRequested)
         {
             watch.Dispose();
-            throw new HttpRequestException(watch.Reason, new TimeoutException(watch.Reason, e));
+            // As HttpClient reports its own Timeout: callers (and the SDKs, which would otherwise send again) take it as a timeout.
+            throw new TaskCanceledException(watch.Reason, new TimeoutException(watch.Reason, e));
         }
         catch
         {

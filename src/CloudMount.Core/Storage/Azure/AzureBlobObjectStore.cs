@@ -84,6 +84,8 @@ public sealed class AzureBlobObjectStore : IObjectStore
                     (408 or 429 or >= 500, _) => new TransientStoreException($"{where}: {r.Status} {r.ErrorCode}", e),
                     _ => new InvalidResponseException($"{where}: {r.Status} {r.ErrorCode}: {FirstLine(r.Message)}", e),
                 };
+            case TaskCanceledException { InnerException: TimeoutException t }:
+                return new ConnectionFailedException(t.Message, e);
             case RequestFailedException or AggregateException or HttpRequestException or IOException or TimeoutException:
                 return new ConnectionFailedException($"cannot reach {_container.Uri.GetLeftPart(UriPartial.Authority)}: {FirstLine((e.InnerException ?? e).Message)}", e);
         }

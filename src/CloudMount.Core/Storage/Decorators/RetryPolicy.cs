@@ -34,11 +34,13 @@ public sealed record RetryPolicy
     public TimeSpan BreakerSamplingWindow { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// This policy with a breaker window long enough to count failures that each took a whole first-byte timeout:
-    /// at least three of them, and at least 10 s.
+    /// This policy with a breaker window of one and a half first-byte timeouts: when a server stalls, each attempt fails
+    /// one timeout after it started, so at the second failure the first is still in the window and the successes from
+    /// before the stall have left it, and the breaker opens after two timeouts (refused connections, which fail at once,
+    /// open it after two within the window as before). Polly's breaker weighs failures against all outcomes in its window.
     /// </summary>
     public RetryPolicy WithTimeouts(HttpTimeouts timeouts) =>
-        this with { BreakerSamplingWindow = TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(10).Ticks, 3 * Math.Max(timeouts.FirstByte.Ticks, timeouts.Idle.Ticks))) };
+        this with { BreakerSamplingWindow = TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(2).Ticks, timeouts.FirstByte.Ticks * 3 / 2)) };
 
     /// <summary>How long requests fail fast once the breaker is open, before one is let through to probe.</summary>
     public TimeSpan BreakDuration { get; init; } = TimeSpan.FromSeconds(5);
