@@ -5,7 +5,10 @@
 // of the request body or of the answer's body, or delays the answer. It can also hold every connection silent (stall).
 //   node fault-proxy.js LISTEN_PORT UPSTREAM_PORT CONTROL_PORT [SEED]
 // Control (JSON over HTTP on 127.0.0.1:CONTROL_PORT):
-//   POST /config {"p503":0.05,"p500":0.02,"resetRequest":0.03,"resetResponse":0.04,"delay":0.05,"maxDelayMs":1500,"stall":false}
+//   POST /config {"p503":0.05,"p500":0.02,"resetRequest":0.03,"resetResponse":0.04,"delay":0.05,"maxDelayMs":1500,"stall":false,
+//                 "fail503": {"/auth/v1.0": 2}, "wrongEtagOnPut": false}
+//     fail503: the next N requests whose path starts with a prefix are answered 503 (a busy auth endpoint);
+//     wrongEtagOnPut: answers to PUT carry another ETag than the server's (a server that stored other bytes).
 //   GET  /stats  -> {"requests":N,"p503":N,"p500":N,"resetRequest":N,"resetResponse":N,"delay":N,"stalled":N}
 // Faults start at 0 (a transparent proxy) until configured.
 "use strict";
@@ -24,8 +27,8 @@ function random() {
   t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
 }
-let config = { p503: 0, p500: 0, resetRequest: 0, resetResponse: 0, delay: 0, maxDelayMs: 1500, stall: false };
-const stats = { requests: 0, p503: 0, p500: 0, resetRequest: 0, resetResponse: 0, delay: 0, stalled: 0 };
+let config = { p503: 0, p500: 0, resetRequest: 0, resetResponse: 0, delay: 0, maxDelayMs: 1500, stall: false, fail503: {}, wrongEtagOnPut: false };
+const stats = { requests: 0, p503: 0, p500: 0, resetRequest: 0, resetResponse: 0, delay: 0, stalled: 0, failed503: 0, wrongEtag: 0 };
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 const stalled = new Set();
 
@@ -56,6 +59,15 @@ const proxy = http.createServer((req, res) => {
     req.socket.once("close", () => stalled.delete(req.socket));
     req.pause();
     return;
+  }
+  for (const prefix of Object.keys(config.fail503 || {})) {
+    if (config.fail503[prefix] > 0 && req.url.startsWith(prefix)) {
+      config.fail503[prefix]--;
+      stats.failed503++;
+      req.resume();
+      req.on("end", () => answer(res, 503));
+      return;
+    }
   }
   const length = Number(req.headers["content-length"] || 0);
   const fault = pick(length > 0 || req.headers["transfer-encoding"] !== undefined);
@@ -88,6 +100,11 @@ const proxy = http.createServer((req, res) => {
       for (let i = 0; i < ur.rawHeaders.length; i += 2) {
         const name = ur.rawHeaders[i].toLowerCase();
         if (name === "connection" || name === "keep-alive") continue;
+        if (name === "etag" && config.wrongEtagOnPut && req.method === "PUT") {
+          stats.wrongEtag++;
+          raw.push(ur.rawHeaders[i], '"0123456789abcdef0123456789abcdef"');
+          continue;
+        }
         raw.push(ur.rawHeaders[i], ur.rawHeaders[i + 1]);
       }
       const total = Number(ur.headers["content-length"] || 0);

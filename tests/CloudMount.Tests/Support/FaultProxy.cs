@@ -66,6 +66,28 @@ public sealed class FaultProxy : IAsyncDisposable
         r.EnsureSuccessStatusCode();
     }
 
+    /// <summary>Answers the next <paramref name="count"/> requests whose path starts with <paramref name="pathPrefix"/> with 503.</summary>
+    public async Task Fail503Async(string pathPrefix, int count)
+    {
+        using var r = await Control.PostAsJsonAsync($"http://127.0.0.1:{_controlPort}/config", new Dictionary<string, object> { ["fail503"] = new Dictionary<string, int> { [pathPrefix] = count } });
+        r.EnsureSuccessStatusCode();
+    }
+
+    /// <summary>Makes answers to PUT carry another ETag than the server gave (true), or the server's again (false).</summary>
+    public async Task WrongEtagOnPutAsync(bool on)
+    {
+        using var r = await Control.PostAsJsonAsync($"http://127.0.0.1:{_controlPort}/config", new Dictionary<string, object> { ["wrongEtagOnPut"] = on });
+        r.EnsureSuccessStatusCode();
+    }
+
+    /// <summary>Requests answered 503 by <see cref="Fail503Async"/>, and PUT answers given another ETag.</summary>
+    public async Task<(int Failed503, int WrongEtag)> TargetedAsync()
+    {
+        using var doc = JsonDocument.Parse(await Control.GetStringAsync($"http://127.0.0.1:{_controlPort}/stats"));
+        var s = doc.RootElement.GetProperty("stats");
+        return (s.GetProperty("failed503").GetInt32(), s.GetProperty("wrongEtag").GetInt32());
+    }
+
     /// <summary>Holds every request silent (true), or ends the silence and closes the connections held (false).</summary>
     public async Task StallAsync(bool stall)
     {

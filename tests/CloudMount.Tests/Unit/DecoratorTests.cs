@@ -126,3 +126,45 @@ public sealed class DecoratorTests
         }
     }
 }
+
+public sealed class ChecksumTests
+{
+    [Test]
+    public void Crc32c_matches_the_rfc_3720_check_value_and_combines_parts()
+    {
+        Assert.That(CloudMount.Core.Storage.Crc32C.Compute("123456789"u8), Is.EqualTo(0xE3069283u));
+        var data = new byte[100_003];
+        new Random(4).NextBytes(data);
+        uint whole = CloudMount.Core.Storage.Crc32C.Compute(data);
+        foreach (int cut in new[] { 0, 1, 7, 50_000, 100_002, 100_003 })
+        {
+            uint a = CloudMount.Core.Storage.Crc32C.Compute(data.AsSpan(0, cut)), b = CloudMount.Core.Storage.Crc32C.Compute(data.AsSpan(cut));
+            Assert.That(CloudMount.Core.Storage.Crc32C.Combine(a, b, data.Length - cut), Is.EqualTo(whole), $"cut at {cut}");
+        }
+        Assert.That(CloudMount.Core.Storage.Crc32C.FromBase64(CloudMount.Core.Storage.Crc32C.ToBase64(whole)), Is.EqualTo(whole));
+    }
+
+    [Test]
+    public async Task An_upload_whose_stored_size_or_md5_differs_fails_with_both_values_and_is_retried()
+    {
+        var mem = new MemoryObjectStore("verify");
+        int calls = 0;
+        var store = new RetryingObjectStore(new UploadVerifyingObjectStore(new SizeLiar(mem, () => ++calls <= 2)), new RetryPolicy { MaxAttempts = 3, BaseDelay = TimeSpan.FromMilliseconds(1), MaxDelay = TimeSpan.FromMilliseconds(2) });
+        var data = new byte[1000];
+        var info = await store.WriteAsync("k", ObjectContent.FromBytes(data), ObjectWriteOptions.Default, CancellationToken.None);
+        Assert.That((calls, info.Size), Is.EqualTo((3, 1000L)), "two mismatches retried, the third upload checked out");
+        calls = -100;
+        var e = Assert.ThrowsAsync<ChecksumMismatchException>(() => store.WriteAsync("k2", ObjectContent.FromBytes(data), ObjectWriteOptions.Default, CancellationToken.None));
+        Assert.That(e!.Message, Does.Contain("k2").And.Contain("stored 1002 bytes, we sent 1000"));
+    }
+
+    /// <summary>Reports two bytes more than were written while <c>lie</c> says so.</summary>
+    private sealed class SizeLiar(IObjectStore inner, Func<bool> lie) : DelegatingObjectStore(inner)
+    {
+        public override async Task<ObjectInfo> WriteAsync(string key, ObjectContent content, ObjectWriteOptions options, CancellationToken ct)
+        {
+            var info = await base.WriteAsync(key, content, options, ct);
+            return lie() ? info with { Size = info.Size + 2 } : info;
+        }
+    }
+}
