@@ -13,34 +13,45 @@ internal sealed partial class FuseAdapter
     private const int XattrReplace = 2;  // XATTR_REPLACE
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static unsafe void OnReadlink(nint req, ulong ino)
+    private static void OnReadlink(nint req, ulong ino)
     {
-        Guard(req, "readlink", a => a.Run(req, a.ReadlinkAsync(req, ino), "readlink"));
+        if (!Begin(req, "readlink", out var a, out var r)) return;
+        try
+        {
+            a.Run(r, a.ReadlinkAsync(r, ino));
+        }
+        catch (Exception e)
+        {
+            r.Fail(e);
+        }
     }
 
-    private async ValueTask ReadlinkAsync(nint req, ulong ino)
-    {
-        string target = await _fs.ReadLinkAsync(ino, _shutdown).ConfigureAwait(false);
-        ReplyReadlink(req, target);
-    }
+    private async ValueTask ReadlinkAsync(FuseRequest r, ulong ino) =>
+        ReplyReadlink(r, await _fs.ReadLinkAsync(ino, r.Token).ConfigureAwait(false));
 
-    private static unsafe void ReplyReadlink(nint req, string target)
+    private static unsafe void ReplyReadlink(FuseRequest r, string target)
     {
         byte[] bytes = new byte[Encoding.UTF8.GetByteCount(target) + 1];
         Encoding.UTF8.GetBytes(target, bytes);
-        fixed (byte* p = bytes) Libfuse.ReplyReadlink(req, p);
+        fixed (byte* p = bytes) r.ReplyReadlink(p);
     }
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static unsafe void OnSymlink(nint req, byte* link, ulong parent, byte* name)
     {
-        string target = Utf8(link);
-        string n = Utf8(name);
-        Guard(req, "symlink", a => a.Run(req, a.SymlinkAsync(req, target, parent, n), "symlink " + n));
+        if (!Begin(req, "symlink", out var a, out var r)) return;
+        try
+        {
+            string target = Utf8(link);
+            string n = Utf8(name);
+            r.What = "symlink " + n;
+            a.Run(r, a.EntryAsync(r, a._fs.SymlinkAsync(parent, n, target, r.Token)));
+        }
+        catch (Exception e)
+        {
+            r.Fail(e);
+        }
     }
-
-    private async ValueTask SymlinkAsync(nint req, string target, ulong parent, string name) =>
-        ReplyEntry(req, await _fs.SymlinkAsync(parent, name, target, _shutdown).ConfigureAwait(false));
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static unsafe void OnGetxattr(nint req, ulong ino, byte* name, nuint size)
@@ -53,8 +64,17 @@ internal sealed partial class FuseAdapter
             Libfuse.ReplyErr(req, Errno.ENODATA);
             return;
         }
-        string n = Utf8(name);
-        Guard(req, "getxattr", a => a.Run(req, a.GetxattrAsync(req, ino, n, size), "getxattr " + n));
+        if (!Begin(req, "getxattr", out var a, out var r)) return;
+        try
+        {
+            string n = Utf8(name);
+            r.What = "getxattr " + n;
+            a.Run(r, a.GetxattrAsync(r, ino, n, size));
+        }
+        catch (Exception e)
+        {
+            r.Fail(e);
+        }
     }
 
     private static unsafe bool IsUserName(byte* name)
@@ -67,55 +87,79 @@ internal sealed partial class FuseAdapter
         return true;
     }
 
-    private async ValueTask GetxattrAsync(nint req, ulong ino, string name, nuint size)
-    {
-        byte[] value = await _fs.GetXattrAsync(ino, name, _shutdown).ConfigureAwait(false);
-        ReplySized(req, value, size);
-    }
+    private async ValueTask GetxattrAsync(FuseRequest r, ulong ino, string name, nuint size) =>
+        ReplySized(r, await _fs.GetXattrAsync(ino, name, r.Token).ConfigureAwait(false), size);
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static unsafe void OnListxattr(nint req, ulong ino, nuint size)
+    private static void OnListxattr(nint req, ulong ino, nuint size)
     {
-        Guard(req, "listxattr", a => a.Run(req, a.ListxattrAsync(req, ino, size), "listxattr"));
+        if (!Begin(req, "listxattr", out var a, out var r)) return;
+        try
+        {
+            a.Run(r, a.ListxattrAsync(r, ino, size));
+        }
+        catch (Exception e)
+        {
+            r.Fail(e);
+        }
     }
 
-    private async ValueTask ListxattrAsync(nint req, ulong ino, nuint size)
+    private async ValueTask ListxattrAsync(FuseRequest r, ulong ino, nuint size)
     {
-        var all = await _fs.ListXattrAsync(ino, _shutdown).ConfigureAwait(false);
+        var all = await _fs.ListXattrAsync(ino, r.Token).ConfigureAwait(false);
         var names = new StringBuilder();
         foreach (var (k, _) in all) names.Append(k).Append('\0');
-        ReplySized(req, Encoding.UTF8.GetBytes(names.ToString()), size);
+        ReplySized(r, Encoding.UTF8.GetBytes(names.ToString()), size);
     }
 
     /// <summary>The xattr reply rule: size 0 asks for the length; a buffer too small is ERANGE.</summary>
-    private static unsafe void ReplySized(nint req, byte[] value, nuint size)
+    private static unsafe void ReplySized(FuseRequest r, byte[] value, nuint size)
     {
         if (size == 0)
         {
-            Libfuse.ReplyXattr(req, (nuint)value.Length);
+            r.ReplyXattr((nuint)value.Length);
         }
         else if ((nuint)value.Length > size)
         {
-            Libfuse.ReplyErr(req, Errno.ERANGE);
+            r.ReplyErr(Errno.ERANGE);
         }
         else
         {
-            fixed (byte* p = value) Libfuse.ReplyBuf(req, p, (nuint)value.Length);
+            fixed (byte* p = value) r.ReplyBuf(p, (nuint)value.Length);
         }
     }
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static unsafe void OnSetxattr(nint req, ulong ino, byte* name, byte* value, nuint size, int flags)
     {
-        string n = Utf8(name);
-        byte[] copy = new ReadOnlySpan<byte>(value, (int)size).ToArray();
-        Guard(req, "setxattr", a => a.Run(req, a.ReplyOk(req, a._fs.SetXattrAsync(ino, n, copy, (flags & XattrCreate) != 0, (flags & XattrReplace) != 0, a._shutdown)), "setxattr " + n));
+        if (!Begin(req, "setxattr", out var a, out var r)) return;
+        try
+        {
+            string n = Utf8(name);
+            r.What = "setxattr " + n;
+            if (size > 64 * 1024) throw new FileSystemException(FsError.InvalidArgument, $"{n}: a value of {size} bytes is longer than metadata can hold");
+            byte[] copy = new ReadOnlySpan<byte>(value, (int)size).ToArray();
+            a.Run(r, a.ReplyOk(r, a._fs.SetXattrAsync(ino, n, copy, (flags & XattrCreate) != 0, (flags & XattrReplace) != 0, r.Token)));
+        }
+        catch (Exception e)
+        {
+            r.Fail(e);
+        }
     }
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static unsafe void OnRemovexattr(nint req, ulong ino, byte* name)
     {
-        string n = Utf8(name);
-        Guard(req, "removexattr", a => a.Run(req, a.ReplyOk(req, a._fs.RemoveXattrAsync(ino, n, a._shutdown)), "removexattr " + n));
+        if (!Begin(req, "removexattr", out var a, out var r)) return;
+        try
+        {
+            string n = Utf8(name);
+            r.What = "removexattr " + n;
+            a.Run(r, a.ReplyOk(r, a._fs.RemoveXattrAsync(ino, n, r.Token)));
+        }
+        catch (Exception e)
+        {
+            r.Fail(e);
+        }
     }
 }

@@ -25,6 +25,9 @@ internal static class FuseErrorMap
         FsError.Unreachable => Errno.ENETUNREACH,
         FsError.NoData => Errno.ENODATA,
         FsError.NotPermitted => Errno.EPERM,
+        FsError.FileTooLarge => Errno.EFBIG,
+        FsError.Overflow => Errno.EOVERFLOW,
+        FsError.Interrupted => Errno.EINTR,
         _ => Errno.EIO,
     };
 }

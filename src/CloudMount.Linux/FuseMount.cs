@@ -35,21 +35,25 @@ public sealed record FuseMountOptions
 
     /// <summary>The FUSE device checked before mounting.</summary>
     public string FuseDevice { get; init; } = "/dev/fuse";
+
+    /// <summary>How long unmount waits for requests in flight (their uploads go on in the file system after it).</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>
 /// One FUSE mount of a <see cref="CloudFileSystem"/>: creates the libfuse session, mounts it with
 /// <c>auto_unmount</c> (fusermount3 unmounts it even if this process dies), runs libfuse's multi-threaded loop
 /// on its own thread, and waits for the kernel's INIT before reporting the mount ready (as Tmds.Fuse does).
-/// Disposing unmounts (lazily if files are still open), waits for the loop to end and frees the session.
-/// A failed mount leaves nothing mounted.
+/// Disposing unmounts (lazily if files are still open), waits for the loop to end, cancels and drains the
+/// requests still in flight (at most <see cref="FuseMountOptions.DrainTimeout"/>), shuts the reply gate so no
+/// late continuation touches the session, and only then frees the session. A failed mount leaves nothing mounted.
 /// </summary>
 public sealed class FuseMount : IAsyncDisposable
 {
     private readonly ILogger _logger;
     private readonly FuseMountOptions _options;
     private readonly TaskCompletionSource<int> _loopDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly CancellationTokenSource _shutdown = new();
+    private FuseAdapter? _adapter;
     private GCHandle _self;
     private nint _session;
     private ulong? _device;
@@ -73,16 +77,17 @@ public sealed class FuseMount : IAsyncDisposable
     {
         string mountPoint = MountPreflight.Check(options.MountPoint, options.FuseDevice);
         var mount = new FuseMount(options, logger) { MountPoint = mountPoint };
-        var adapter = new FuseAdapter(fs, options.Tuning, logger, mount._shutdown.Token);
+        var adapter = new FuseAdapter(fs, options.Tuning, logger);
+        mount._adapter = adapter;
         mount._self = GCHandle.Alloc(adapter);
         try
         {
             mount.Start(adapter);
             // Offset -1: the kernel drops the inode's cached attributes only (fuse_lowlevel_notify_inval_inode).
-            fs.InvalidateKernelAttributes = ino =>
+            fs.InvalidateKernelAttributes = ino => adapter.Requests.Notify(() =>
             {
                 if (mount._session != 0 && !mount.Completion.IsCompleted) Libfuse.NotifyInvalInode(mount._session, ino, -1, 0);
-            };
+            });
             var first = await Task.WhenAny(adapter.Initialized.Task, mount._loopDone.Task, Task.Delay(options.InitTimeout)).ConfigureAwait(false);
             if (first != adapter.Initialized.Task)
             {
@@ -234,15 +239,25 @@ public sealed class FuseMount : IAsyncDisposable
                 Unmount(lazy: true);
             }
             await Completion.ConfigureAwait(false);
-            _shutdown.Cancel();
+            if (_adapter is { } adapter)
+            {
+                if (!await adapter.Requests.DrainAsync(_options.DrainTimeout).ConfigureAwait(false))
+                {
+                    _logger.LogWarning("{Count} requests still running after {Seconds} s at unmount; their replies are dropped", adapter.Requests.InFlight, _options.DrainTimeout.TotalSeconds);
+                }
+                await adapter.Requests.CloseAsync().ConfigureAwait(false);
+            }
             Libfuse.SessionUnmount(_session);
             Libfuse.SessionDestroy(_session);
             _session = 0;
+        }
+        else
+        {
+            if (_adapter is { } adapter) await adapter.Requests.CloseAsync().ConfigureAwait(false);
         }
         if (_self.IsAllocated)
         {
             _self.Free();
         }
-        _shutdown.Dispose();
     }
 }

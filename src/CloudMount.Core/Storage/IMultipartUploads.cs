@@ -16,6 +16,21 @@ public interface IMultipartUploads
 
     /// <summary>Starts an upload of <paramref name="key"/>; nothing is visible until it completes.</summary>
     Task<IMultipartUpload> StartAsync(string key, ObjectWriteOptions options, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Discards an upload this or an earlier process started and never finished, by its <see cref="IMultipartUpload.Id"/>
+    /// (write-back recovery aborts the uploads of a mount that died). Succeeds when the upload is already gone.
+    /// The default does nothing, for stores whose unfinished uploads leave nothing behind.
+    /// </summary>
+    Task AbortAsync(string key, string uploadId, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>
+    /// The unfinished uploads of exactly <paramref name="key"/> the service knows, with when each was started
+    /// (S3's ListMultipartUploads), for recovery of an upload whose id a dying mount never learned. The default
+    /// lists none, for stores whose upload ids are chosen by the client.
+    /// </summary>
+    Task<IReadOnlyList<(string Id, DateTimeOffset Started)>> ListUnfinishedAsync(string key, CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyList<(string, DateTimeOffset)>>([]);
 }
 
 /// <summary>One multipart upload in progress. Not thread-safe for the same part number; parts may run in parallel.</summary>
@@ -23,6 +38,13 @@ public interface IMultipartUpload
 {
     /// <summary>The key being written.</summary>
     string Key { get; }
+
+    /// <summary>
+    /// The upload's id, with which <see cref="IMultipartUploads.AbortAsync(string, string, CancellationToken)"/> can
+    /// discard it later (S3's UploadId; the prefix of the segments or parts elsewhere); empty when there is nothing
+    /// to discard.
+    /// </summary>
+    string Id => "";
 
     /// <summary>Uploads part <paramref name="partNumber"/> (1-based); uploading a number again replaces that part.</summary>
     Task UploadPartAsync(int partNumber, ObjectContent content, CancellationToken cancellationToken);

@@ -1,5 +1,4 @@
-using System.Collections.Concurrent;
-using CloudMount.Core.Caching;
+using CloudMount.Core.Reading;
 using CloudMount.Core.Storage;
 using CloudMount.Core.Writing;
 using Microsoft.Extensions.Logging;
@@ -14,554 +13,278 @@ namespace CloudMount.Core.Vfs;
 /// <see cref="FileSystemException.Classify"/> maps) for the adapter to turn into errno / NTSTATUS.
 /// </summary>
 /// <remarks>
-/// <para>Behaviour (see DESIGN.md): keys under <see cref="VfsOptions.RootPrefix"/> map to paths; a directory
-/// exists when a key has it as a prefix or a <c>dir/</c> marker exists, and mkdir writes the marker; readdir
-/// comes from delimiter listings with sizes and dates, so <c>ls -l</c> needs no HEAD; reads are range reads of
-/// the ETag seen at open; writes go to a staging file uploaded on flush/close (close-to-open), and a failed
-/// upload fails the close and keeps the data. <see cref="KeyNames"/> gives the rule for keys that cannot be paths.</para>
-/// <para>Locking: <c>_lock</c> protects the inode table and every inode's metadata fields; it is never held
-/// across an await. A file's staging data is guarded by its <see cref="WriteState.Gate"/>, taken before
-/// <c>_lock</c> when both are needed.</para>
+/// <para>This type is a thin façade over parts that each own one invariant (see DESIGN.md): the
+/// <see cref="InodeTable"/> (numbers, lookup counts, the one rule for dropping an inode), the
+/// <see cref="DirectoryViews"/> (listings as immutable snapshots, local changes winning over older answers),
+/// <see cref="NodeLookup"/> (lookup, getattr), <see cref="OpenFiles"/> and <see cref="ReadSources"/> (handles,
+/// reads), <see cref="WriteBack"/> and <see cref="Uploads"/> (staging, crash-safe records, uploads),
+/// <see cref="NamespaceOps"/> and <see cref="RenameOps"/> (names), <see cref="AttributeOps"/> and
+/// <see cref="Xattrs"/> (attributes, metadata).</para>
+/// <para>Locking: the table's lock is a leaf lock over all inode fields, never held across an await; each inode's
+/// gate serialises the namespace and write operations on it, several taken in inode order
+/// (<see cref="InodeGates"/>).</para>
 /// </remarks>
-public sealed partial class CloudFileSystem : IAsyncDisposable
+public sealed class CloudFileSystem : IAsyncDisposable
 {
     /// <summary>The root's inode number (FUSE_ROOT_ID).</summary>
-    public const ulong RootIno = 1;
+    public const ulong RootIno = InodeTable.RootIno;
 
-    private readonly IObjectStore _store;
-    private readonly VfsOptions _options;
-    private readonly ILogger _logger;
-    private readonly TimeProvider _time;
-    private readonly StagingArea _staging;
-    private readonly Lock _lock = new();
-    private readonly Dictionary<ulong, Inode> _inodes = [];
-    private readonly ConcurrentDictionary<ulong, FileHandle> _files = new();
-    private readonly ConcurrentDictionary<ulong, DirectoryHandle> _dirs = new();
-    private readonly Inode _root;
-    private readonly MetadataCache _meta;
-    private readonly DateTimeOffset _mountTime;
-    private int _offlineNoticed;
-    private long _nextIno = (long)RootIno + 1;
-    private long _nextHandle = 1;
+    /// <summary>Prefix of the extended attributes that show user metadata: <c>user.NAME</c> is metadata <c>NAME</c>.</summary>
+    public const string UserXattrPrefix = Xattrs.UserPrefix;
+
+    /// <summary>Prefix of CloudMount's read-only attributes (Content-Type, Content-Encoding, ETag, storage class).</summary>
+    public const string InfoXattrPrefix = Xattrs.InfoPrefix;
+
+    private readonly VfsContext _ctx;
+    private readonly NodeLookup _lookup;
+    private readonly OpenFiles _files;
+    private readonly DirectoryReads _dirs;
+    private readonly WriteBack _writeBack;
+    private readonly Uploads _uploads;
+    private readonly NamespaceOps _names;
+    private readonly RenameOps _renames;
+    private readonly AttributeOps _attributes;
+    private readonly Xattrs _xattrs;
+    private int _disposed;
 
     /// <summary>Creates the view. Nothing is requested from the store until the first operation.</summary>
     /// <param name="store">The (decorated) store.</param>
     /// <param name="options">Mount settings.</param>
     /// <param name="logger">Receives upload failures and skipped keys.</param>
     /// <param name="time">Clock for TTLs; <c>null</c> for the system clock.</param>
+    /// <exception cref="ArgumentException">The root prefix is neither empty nor ends in '/'.</exception>
+    /// <exception cref="IOException">The staging folder cannot be created or is locked by another mount.</exception>
     public CloudFileSystem(IObjectStore store, VfsOptions options, ILogger? logger = null, TimeProvider? time = null)
     {
         if (options.RootPrefix.Length > 0 && !options.RootPrefix.EndsWith('/'))
         {
             throw new ArgumentException("RootPrefix must be empty or end with '/'", nameof(options));
         }
-        _store = store;
-        _options = options;
-        _logger = logger ?? NullLogger.Instance;
-        _time = time ?? TimeProvider.System;
-        _staging = new StagingArea(options.StagingDirectory);
-        _meta = new MetadataCache(options.MetadataTtl, options.NegativeTtl, _time);
-        _mountTime = _time.GetUtcNow();
-        _root = new Inode(RootIno, NodeKind.Directory, null, "") { Lookups = 1, Mtime = _mountTime, Children = [] };
-        _inodes[RootIno] = _root;
+        _ctx = new VfsContext(store, options, logger ?? NullLogger.Instance, time ?? TimeProvider.System);
+        _lookup = new NodeLookup(_ctx);
+        _uploads = new Uploads(_ctx);
+        _writeBack = new WriteBack(_ctx, _uploads);
+        _files = new OpenFiles(_ctx, _lookup, _writeBack, _uploads, new ReadSources(_ctx, _lookup));
+        _dirs = new DirectoryReads(_ctx, _files);
+        _names = new NamespaceOps(_ctx, _lookup, _writeBack, _files);
+        _renames = new RenameOps(_ctx, _names, _writeBack, _uploads);
+        _attributes = new AttributeOps(_ctx, _lookup, _writeBack, _uploads);
+        _xattrs = new Xattrs(_ctx, _lookup, _attributes);
     }
 
     /// <summary>The mount's options.</summary>
-    public VfsOptions Options => _options;
+    public VfsOptions Options => _ctx.Options;
 
     /// <summary>Seconds the kernel may cache attributes and entries.</summary>
-    public double AttrTimeoutSeconds => _options.MetadataTtl.TotalSeconds;
+    public double AttrTimeoutSeconds => _ctx.AttrTimeoutSeconds;
 
     /// <summary>Seconds the kernel may cache a negative lookup.</summary>
-    public double NegativeTimeoutSeconds => _options.NegativeTtl.TotalSeconds;
+    public double NegativeTimeoutSeconds => _ctx.Options.NegativeTtl.TotalSeconds;
 
     /// <summary>
     /// Set by the adapter: tells the kernel an inode's attributes changed (its size, once a decoded size is
     /// known), so the next stat or read asks again.
     /// </summary>
-    public Action<ulong>? InvalidateKernelAttributes { get; set; }
+    public Action<ulong>? InvalidateKernelAttributes
+    {
+        get => _ctx.InvalidateKernelAttributes;
+        set => _ctx.InvalidateKernelAttributes = value;
+    }
 
     /// <summary>Inodes currently known (for tests: forget must bring this back down).</summary>
-    public int InodeCount
-    {
-        get { lock (_lock) return _inodes.Count; }
-    }
+    public int InodeCount => _ctx.Table.Count;
 
-    // ------------------------------------------------------------------ keys and attributes
+    /// <summary>Open file handles (for tests: release must bring this back down).</summary>
+    public int OpenHandleCount => _files.Count;
 
-    /// <summary>The key prefix of a directory (ends in '/' unless it is an empty root prefix).</summary>
-    private string DirectoryPrefix(Inode dir)
-    {
-        lock (_lock) return DirectoryPrefixLocked(dir);
-    }
-
-    private string DirectoryPrefixLocked(Inode dir)
-    {
-        if (dir.Parent is null) return _options.RootPrefix;
-        var parts = new Stack<string>();
-        for (var n = dir; n.Parent is not null; n = n.Parent) parts.Push(n.Name);
-        return _options.RootPrefix + string.Join('/', parts) + "/";
-    }
-
-    /// <summary>The object key of a file.</summary>
-    private string FileKey(Inode file)
-    {
-        lock (_lock) return DirectoryPrefixLocked(file.Parent!) + file.Name;
-    }
-
-    /// <summary>
-    /// What stat shows for a node. A file's size is its staged length while it has local data, else its decoded
-    /// size when it is an encoded object whose decoded size is known, else the stored size. Mode, owner and mtime
-    /// come from the object's metadata (<see cref="PosixMetadata"/>) when it is known, else from the mount's
-    /// options and the object's Last-Modified. Caller holds <c>_lock</c>.
-    /// </summary>
-    private NodeAttributes AttributesLocked(Inode n)
-    {
-        if (n.IsDirectory)
-        {
-            return new NodeAttributes(n.Ino, NodeKind.Directory, 0, n.Mtime, _options.DirectoryMode, _options.Uid, _options.Gid);
-        }
-        var posix = n.HeadIsCurrent ? PosixMetadata.Parse(n.Head!.Metadata) : default;
-        if (n.Write?.Metadata is { } pending) posix = PosixMetadata.Parse(pending);
-        long size = n.Write is { } w ? w.Length
-            : _options.Decoding is not null && n.Encoding is { } c && c != Codecs.Codec.Identity && n.EncodingETag == n.ETag ? n.DecodedSize ?? n.Size
-            : n.Size;
-        var mtime = n.Write is { Dirty: true } dw ? dw.Mtime : posix.Mtime ?? n.Mtime;
-        uint mode = posix.Permissions ?? (n.Kind == NodeKind.Symlink ? 0x1FF : _options.FileMode);
-        return new NodeAttributes(n.Ino, n.Kind, size, mtime, mode, posix.Uid ?? _options.Uid, posix.Gid ?? _options.Gid);
-    }
-
-    private EntryReply EntryLocked(Inode n)
-    {
-        n.Lookups++;
-        return new EntryReply(AttributesLocked(n), AttrTimeoutSeconds, AttrTimeoutSeconds);
-    }
-
-    private Inode GetInode(ulong ino)
-    {
-        lock (_lock)
-        {
-            return _inodes.TryGetValue(ino, out var n) ? n : throw new FileSystemException(FsError.NotFound, $"unknown inode {ino}");
-        }
-    }
-
-    private Inode GetDirectory(ulong ino)
-    {
-        var n = GetInode(ino);
-        return n.IsDirectory ? n : throw new FileSystemException(FsError.NotDirectory, $"inode {ino} is not a directory");
-    }
-
-    private void ThrowIfReadOnly()
-    {
-        if (_options.ReadOnly)
-        {
-            throw new FileSystemException(FsError.ReadOnly, "read-only mount");
-        }
-    }
-
-    /// <summary>
-    /// Returns the child inode for <paramref name="name"/>, creating or updating it from <paramref name="entry"/>.
-    /// A kind change (a file became a directory) gives a new inode. Caller holds <c>_lock</c>.
-    /// </summary>
-    private Inode UpsertChildLocked(Inode dir, string name, ChildEntry entry)
-    {
-        dir.Children ??= [];
-        if (dir.Children.TryGetValue(name, out var child) && child.Kind == entry.Kind)
-        {
-            if (child.Write is null && !child.LocalOnly)
-            {
-                if (entry.Head is null && child.Head is { } known && !entry.Matches(known)) child.Head = null;
-                if (child.ETag != entry.ETag) child.SymlinkTarget = null;
-                child.Size = entry.Size;
-                child.ETag = entry.ETag;
-                child.Mtime = entry.Mtime;
-                if (child.EncodingETag != entry.ETag)
-                {
-                    child.Encoding = null;
-                    child.DecodedSize = null;
-                }
-                LearnLocked(child, entry);
-            }
-            return child;
-        }
-        if (child is not null)
-        {
-            DetachLocked(child);
-        }
-        var created = new Inode((ulong)Interlocked.Increment(ref _nextIno) - 1, entry.Kind, dir, name)
-        {
-            Size = entry.Size,
-            ETag = entry.ETag,
-            Mtime = entry.Mtime,
-        };
-        if (entry.Kind == NodeKind.Directory)
-        {
-            created.Children = [];
-        }
-        LearnLocked(created, entry);
-        dir.Children[name] = created;
-        _inodes[created.Ino] = created;
-        return created;
-    }
-
-    /// <summary>Takes what a HEAD told about an entry (metadata, encoding, decoded size) into its inode. Caller holds <c>_lock</c>.</summary>
-    private static void LearnLocked(Inode n, ChildEntry entry)
-    {
-        if (entry.Head is not { } head) return;
-        n.Head = head;
-        n.Encoding = Codecs.ContentCodec.Parse(head.ContentEncoding);
-        n.EncodingETag = head.ETag;
-        if (entry.DecodedSize is { } decoded) n.DecodedSize = decoded;
-    }
-
-    /// <summary>Unhooks an inode from its name; it lives on while the kernel holds it. Caller holds <c>_lock</c>.</summary>
-    private void DetachLocked(Inode n)
-    {
-        if (n.Parent?.Children is { } siblings && siblings.TryGetValue(n.Name, out var current) && current == n)
-        {
-            siblings.Remove(n.Name);
-        }
-        n.Detached = true;
-        if (n.Lookups <= 0 && n.OpenCount == 0)
-        {
-            _inodes.Remove(n.Ino);
-        }
-    }
-
-    /// <summary>Records a local change of one name in the metadata cache. Caller holds <c>_lock</c>.</summary>
-    private void SetListingEntryLocked(Inode dir, string name, ChildEntry? entry)
-    {
-        string prefix = DirectoryPrefixLocked(dir);
-        _meta.UpdateListingEntry(prefix, name, entry);
-        if (entry is { } e)
-        {
-            _meta.SetObject(prefix + name, e);
-        }
-        else
-        {
-            _meta.SetMissing(prefix + name);
-        }
-    }
-
-    /// <summary>True when the store could not be reached (after retries), so cached metadata may stand in.</summary>
-    private static bool IsUnreachable(Exception e) => e is StoreUnavailableException or ConnectionFailedException;
-
-    private void NoticeOffline(Exception e)
-    {
-        if (Interlocked.Exchange(ref _offlineNoticed, 1) == 0)
-        {
-            _logger.LogWarning("{Store} unreachable ({Error}): serving cached metadata", _store.Name, e.Message);
-        }
-    }
-
-    /// <summary>True when a file's attributes are fresh: a fresh lookup/HEAD of its key, or a fresh listing naming it.</summary>
-    private bool IsFreshLocked(Inode n)
-    {
-        if (n.Parent is not { } p) return true;
-        string prefix = DirectoryPrefixLocked(p);
-        return _meta.TryGetObject(prefix + n.Name, allowStale: false, out _)
-            || (_meta.TryGetListing(prefix, allowStale: false, out var listing) && listing.ContainsKey(n.Name));
-    }
-
-    // ------------------------------------------------------------------ lookup, forget, getattr
+    // ------------------------------------------------------------------ names and attributes
 
     /// <summary>Looks up <paramref name="name"/> in directory <paramref name="parent"/> and takes one lookup reference on it.</summary>
     /// <exception cref="FileSystemException">NotFound (a negative entry the kernel may cache for <see cref="NegativeTimeoutSeconds"/>), NotDirectory, NameTooLong.</exception>
-    public async ValueTask<EntryReply> LookupAsync(ulong parent, string name, CancellationToken cancellationToken)
-    {
-        var dir = GetDirectory(parent);
-        if (System.Text.Encoding.UTF8.GetByteCount(name) > KeyNames.NameMax)
-        {
-            throw new FileSystemException(FsError.NameTooLong, "name too long");
-        }
-        if (!KeyNames.IsValidName(name))
-        {
-            throw new FileSystemException(FsError.NotFound, $"'{name}' is not a valid name");
-        }
-        lock (_lock)
-        {
-            if (TryLookupCachedLocked(dir, name, out var cached))
-            {
-                return cached is null ? throw NotFound(name) : EntryLocked(cached);
-            }
-        }
-        string prefix = DirectoryPrefix(dir);
-        bool relist;
-        lock (_lock) relist = _meta.TryGetListing(prefix, allowStale: true, out var stale) && stale.Count < 1000;
-        ChildEntry? found;
-        try
-        {
-            if (relist)
-            {
-                // The directory was listed before and fits in one page: one LIST refreshes every name in it for
-                // the price of checking this one (reading many files after the TTL costs one LIST, not one each).
-                var entries = await GetListingAsync(dir, cancellationToken).ConfigureAwait(false);
-                found = entries.TryGetValue(name, out var e) ? e : null;
-            }
-            else
-            {
-                found = await ResolveChildAsync(prefix, name, cancellationToken).ConfigureAwait(false);
-                if (found is { Kind: NodeKind.File } listed)
-                {
-                    ChildEntry? known = null;
-                    lock (_lock)
-                    {
-                        if (dir.Children?.TryGetValue(name, out var c) == true && c.Head is { } h && listed.Matches(h))
-                        {
-                            known = listed with { Kind = c.Kind, Head = h, DecodedSize = c.DecodedSize };
-                        }
-                    }
-                    if (known is not null)
-                    {
-                        found = known;
-                    }
-                    else if (ExactAttributes)
-                    {
-                        found = await HeadEntryAsync(prefix + name, cancellationToken).ConfigureAwait(false);
-                    }
-                }
-            }
-        }
-        catch (Exception e) when (IsUnreachable(e))
-        {
-            lock (_lock)
-            {
-                if (TryLookupStaleLocked(dir, prefix, name, out var stale))
-                {
-                    NoticeOffline(e);
-                    return stale is null ? throw NotFound(name) : EntryLocked(stale);
-                }
-            }
-            throw;
-        }
-        lock (_lock)
-        {
-            // A local change may have raced with the request; local state wins.
-            if (dir.Children?.TryGetValue(name, out var local) == true && (local.LocalOnly || local.Write is not null))
-            {
-                return EntryLocked(local);
-            }
-            if (found is not { } entry)
-            {
-                _meta.SetMissing(prefix + name);
-                if (dir.Children?.TryGetValue(name, out var gone) == true)
-                {
-                    DetachLocked(gone);
-                }
-                throw NotFound(name);
-            }
-            _meta.SetObject(prefix + name, entry);
-            return EntryLocked(UpsertChildLocked(dir, name, entry));
-        }
-    }
+    public ValueTask<EntryReply> LookupAsync(ulong parent, string name, CancellationToken cancellationToken) =>
+        _lookup.LookupAsync(parent, name, cancellationToken);
 
-    /// <summary>Answers a lookup from metadata of any age (the store is unreachable). Caller holds <c>_lock</c>.</summary>
-    private bool TryLookupStaleLocked(Inode dir, string prefix, string name, out Inode? result)
-    {
-        if (_meta.TryGetListing(prefix, allowStale: true, out var listing))
-        {
-            result = listing.TryGetValue(name, out var e) ? UpsertChildLocked(dir, name, e) : null;
-            return true;
-        }
-        if (_meta.TryGetObject(prefix + name, allowStale: true, out var o))
-        {
-            result = UpsertChildLocked(dir, name, o);
-            return true;
-        }
-        result = null;
-        return false;
-    }
-
-    private static FileSystemException NotFound(string name) => new(FsError.NotFound, $"no such file or directory: {name}");
-
-    /// <summary>
-    /// Answers a lookup from memory when possible: a child with local state or fresh attributes, a fresh
-    /// listing, or a fresh negative entry. <paramref name="result"/> is <c>null</c> for "known not to exist".
-    /// </summary>
-    private bool TryLookupCachedLocked(Inode dir, string name, out Inode? result)
-    {
-        if (dir.Children?.TryGetValue(name, out var child) == true && (child.LocalOnly || child.Write is not null || IsFreshLocked(child)))
-        {
-            result = child;
-            return true;
-        }
-        string prefix = DirectoryPrefixLocked(dir);
-        if (_meta.TryGetListing(prefix, allowStale: false, out var listing))
-        {
-            result = listing.TryGetValue(name, out var e) ? UpsertChildLocked(dir, name, e) : null;
-            return true;
-        }
-        if (_meta.IsKnownMissing(prefix + name))
-        {
-            result = null;
-            return true;
-        }
-        if (_meta.TryGetObject(prefix + name, allowStale: false, out var o))
-        {
-            result = UpsertChildLocked(dir, name, o);
-            return true;
-        }
-        result = null;
-        return false;
-    }
-
-    /// <summary>
-    /// Finds out what <c>prefix + name</c> is with one LIST (prefix = the key, delimiter '/'): the object itself
-    /// and the common prefix <c>key/</c> both show up in it, so no HEAD and no second spelling is needed.
-    /// </summary>
-    private async Task<ChildEntry?> ResolveChildAsync(string dirPrefix, string name, CancellationToken ct)
-    {
-        string key = dirPrefix + name;
-        string asDir = key + "/";
-        ChildEntry? file = null;
-        string? token = null;
-        do
-        {
-            var page = await _store.ListAsync(new ListRequest(key, "/", token), ct).ConfigureAwait(false);
-            bool passed = false;
-            foreach (var p in page.CommonPrefixes)
-            {
-                if (p == asDir)
-                {
-                    return new ChildEntry(NodeKind.Directory, 0, null, _mountTime);
-                }
-                passed |= KeyComparer.Instance.Compare(p, asDir) > 0;
-            }
-            foreach (var o in page.Objects)
-            {
-                if (o.Key == key)
-                {
-                    file = new ChildEntry(NodeKind.File, o.Size, o.ETag, o.LastModified);
-                }
-                passed |= KeyComparer.Instance.Compare(o.Key, asDir) > 0;
-            }
-            token = passed ? null : page.NextPageToken;
-        }
-        while (token is not null);
-        return file;
-    }
-
-    /// <summary>Drops <paramref name="count"/> lookup references; at zero the inode is forgotten unless it holds unsaved data.</summary>
-    public void Forget(ulong ino, ulong count)
-    {
-        lock (_lock)
-        {
-            if (ino == RootIno || !_inodes.TryGetValue(ino, out var n)) return;
-            n.Lookups -= (long)count;
-            if (n.Lookups > 0 || n.OpenCount > 0 || n.Write is not null) return;
-            _inodes.Remove(ino);
-            if (!n.Detached && n.Parent?.Children is { } siblings && siblings.TryGetValue(n.Name, out var c) && c == n)
-            {
-                siblings.Remove(n.Name);
-            }
-        }
-    }
+    /// <summary>Drops <paramref name="count"/> lookup references; at zero the inode is forgotten unless something else holds it.</summary>
+    public void Forget(ulong ino, ulong count) => _ctx.Table.Forget(ino, count);
 
     /// <summary>Returns attributes, asking the store (HEAD) when a closed file's cached attributes have expired.</summary>
     /// <exception cref="FileSystemException">NotFound when the object is gone.</exception>
-    public async ValueTask<NodeAttributes> GetAttrAsync(ulong ino, CancellationToken cancellationToken)
-    {
-        var n = GetInode(ino);
-        lock (_lock)
-        {
-            // An open file's version is pinned until it is closed (close-to-open), so the kernel's periodic
-            // revalidation during long reads needs no HEAD.
-            if (n.IsDirectory || n.Write is not null || n.LocalOnly || n.Detached || n.OpenCount > 0 || IsFreshLocked(n))
-            {
-                return AttributesLocked(n);
-            }
-        }
-        await RefreshFileAsync(n, cancellationToken).ConfigureAwait(false);
-        lock (_lock) return AttributesLocked(n);
-    }
+    public ValueTask<NodeAttributes> GetAttrAsync(ulong ino, CancellationToken cancellationToken) =>
+        _lookup.GetAttrAsync(ino, cancellationToken);
 
-    /// <summary>
-    /// HEADs a file's object and updates its attributes and metadata; while the store is unreachable, keeps the
-    /// known ones. An object that turned into a symlink (or back) loses this inode's name: the next lookup makes
-    /// a new inode of the right type.
-    /// </summary>
-    private async Task RefreshFileAsync(Inode n, CancellationToken ct)
-    {
-        string key = FileKey(n);
-        ObjectInfo? info;
-        long? decoded = null;
-        try
-        {
-            info = await _store.HeadAsync(key, ct).ConfigureAwait(false);
-            if (info is not null) decoded = await ProbeDecodedSizeAsync(info, ct).ConfigureAwait(false);
-        }
-        catch (Exception e) when (IsUnreachable(e))
-        {
-            NoticeOffline(e);
-            return;
-        }
-        lock (_lock)
-        {
-            if (n.Write is not null || n.LocalOnly) return;
-            if (info is null)
-            {
-                if (n.Parent is { } p && !n.Detached)
-                {
-                    SetListingEntryLocked(p, n.Name, null);
-                    DetachLocked(n);
-                }
-                throw NotFound(n.Name);
-            }
-            var entry = EntryFromHead(info, decoded);
-            if (n.EncodingETag != info.ETag) n.DecodedSize = null;
-            if (n.ETag != info.ETag) n.SymlinkTarget = null;
-            n.Size = info.Size;
-            n.ETag = info.ETag;
-            n.Mtime = info.LastModified;
-            LearnLocked(n, entry);
-            if (n.Parent is { } parent && !n.Detached)
-            {
-                if (entry.Kind != n.Kind)
-                {
-                    DetachLocked(n);
-                }
-                SetListingEntryLocked(parent, n.Name, entry);
-            }
-            else
-            {
-                _meta.SetObject(key, entry);
-            }
-        }
-    }
+    /// <summary>Changes attributes (see <see cref="AttributeOps.SetAttrAsync"/>); <paramref name="fh"/> is informational.</summary>
+    /// <exception cref="FileSystemException">ReadOnly, IsDirectory, InvalidArgument, FileTooLarge, NoSpace, Io.</exception>
+    public ValueTask<NodeAttributes> SetAttrAsync(ulong ino, SetAttributes changes, ulong? fh, CancellationToken cancellationToken) =>
+        _attributes.SetAttrAsync(ino, changes, cancellationToken);
 
     /// <summary>Totals for statfs: object stores have no fixed capacity, so these are large constants.</summary>
     public static FsStatistics StatFs() => new(4096, 1UL << 38, 1UL << 38, 1UL << 32, 1UL << 32, KeyNames.NameMax);
 
-    /// <summary>Cancels read-ahead, closes staging files (keeping those with unsaved data) and removes an empty staging folder.</summary>
+    // ------------------------------------------------------------------ files
+
+    /// <summary>Opens a file (close-to-open: the current version, pinned by ETag for the handle's reads).</summary>
+    /// <exception cref="FileSystemException">IsDirectory, ReadOnly, NotFound, NoSpace.</exception>
+    public ValueTask<OpenReply> OpenAsync(ulong ino, OpenFlags flags, CancellationToken cancellationToken) =>
+        _files.OpenAsync(ino, flags, cancellationToken);
+
+    /// <summary>Creates and opens a new, empty file; it exists locally until its first flush uploads it.</summary>
+    /// <exception cref="FileSystemException">ReadOnly, NotDirectory, NameTooLong, Exists (with O_EXCL), IsDirectory, NoSpace.</exception>
+    public ValueTask<(EntryReply Entry, OpenReply Open)> CreateAsync(ulong parent, string name, OpenFlags flags, CancellationToken cancellationToken) =>
+        _names.CreateAsync(parent, name, flags, cancellationToken);
+
+    /// <summary>Reads up to <c>destination.Length</c> bytes at <paramref name="offset"/>, copying them (see <see cref="LeaseAsync"/>).</summary>
+    /// <returns>Bytes read; fewer than asked only at the end of the file.</returns>
+    /// <exception cref="FileSystemException">BadHandle.</exception>
+    /// <exception cref="PreconditionFailedException">The object changed since open (ESTALE).</exception>
+    public async ValueTask<int> ReadAsync(ulong fh, long offset, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        using var lease = await LeaseAsync(fh, offset, destination.Length, cancellationToken).ConfigureAwait(false);
+        return lease.CopyTo(destination.Span);
+    }
+
+    /// <summary>Reads up to <paramref name="count"/> bytes at <paramref name="offset"/> as a lease of pooled buffers; dispose it after replying.</summary>
+    /// <exception cref="FileSystemException">BadHandle.</exception>
+    /// <exception cref="PreconditionFailedException">The object changed since open (ESTALE).</exception>
+    public ValueTask<ReadLease> LeaseAsync(ulong fh, long offset, int count, CancellationToken cancellationToken) =>
+        _files.LeaseAsync(fh, offset, count, cancellationToken);
+
+    /// <summary>Writes into the staging file.</summary>
+    /// <returns>Bytes written (all of them).</returns>
+    /// <exception cref="FileSystemException">BadHandle when not opened for writing; NoSpace, Io (the file is then failed), FileTooLarge.</exception>
+    public ValueTask<int> WriteAsync(ulong fh, long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
+        _files.WriteAsync(fh, offset, data, cancellationToken);
+
+    /// <summary>close() of a descriptor: uploads the file if it has changes; the failure is what close() returns.</summary>
+    /// <exception cref="FileSystemException">Io when the upload failed (the data is kept); the error of a failed write.</exception>
+    public ValueTask FlushAsync(ulong fh, CancellationToken cancellationToken) => _files.FlushAsync(fh, cancellationToken);
+
+    /// <summary>fsync: uploads whatever changed, empty files included.</summary>
+    /// <exception cref="FileSystemException">Io when the upload failed; the error of a failed write.</exception>
+    public ValueTask FsyncAsync(ulong fh, CancellationToken cancellationToken) => _files.FsyncAsync(fh, cancellationToken);
+
+    /// <summary>The last close of a handle: stops its read-ahead and settles its staging state.</summary>
+    public ValueTask ReleaseAsync(ulong fh) => _files.ReleaseAsync(fh);
+
+    // ------------------------------------------------------------------ directories and names
+
+    /// <summary>Opens a directory for readdir.</summary>
+    /// <returns>The directory handle.</returns>
+    /// <exception cref="FileSystemException">NotDirectory.</exception>
+    public ulong OpenDir(ulong ino) => _dirs.OpenDir(ino);
+
+    /// <summary>Closes a directory handle.</summary>
+    public void ReleaseDir(ulong fh) => _dirs.ReleaseDir(fh);
+
+    /// <summary>Fills a readdir reply from <paramref name="offset"/> (see <see cref="DirectoryReads.ReadDirAsync"/>).</summary>
+    /// <exception cref="FileSystemException">BadHandle for an unknown handle.</exception>
+    public ValueTask ReadDirAsync(ulong ino, ulong fh, long offset, bool plus, DirectoryFiller filler, CancellationToken cancellationToken) =>
+        _dirs.ReadDirAsync(ino, fh, offset, plus, filler, cancellationToken);
+
+    /// <summary>Creates a directory by writing the zero-byte marker <c>name/</c>.</summary>
+    /// <exception cref="FileSystemException">ReadOnly, Exists, NotDirectory, NameTooLong.</exception>
+    public ValueTask<EntryReply> MkdirAsync(ulong parent, string name, CancellationToken cancellationToken) =>
+        _names.MkdirAsync(parent, name, cancellationToken);
+
+    /// <summary>Removes a file: deletes its object (a file never uploaded is only dropped locally).</summary>
+    /// <exception cref="FileSystemException">ReadOnly, NotFound, IsDirectory.</exception>
+    public ValueTask UnlinkAsync(ulong parent, string name, CancellationToken cancellationToken) =>
+        _names.UnlinkAsync(parent, name, cancellationToken);
+
+    /// <summary>Removes an empty directory: deletes its marker, if any.</summary>
+    /// <exception cref="FileSystemException">ReadOnly, NotFound, NotDirectory, NotEmpty.</exception>
+    public ValueTask RmdirAsync(ulong parent, string name, CancellationToken cancellationToken) =>
+        _names.RmdirAsync(parent, name, cancellationToken);
+
+    /// <summary>Renames a file or a directory (see <see cref="RenameOps"/>).</summary>
+    /// <exception cref="FileSystemException">ReadOnly, NotFound, IsDirectory, NotDirectory, NotEmpty, Exists (NoReplace), InvalidArgument (Exchange, or a directory into itself), Io (a copy or delete failed).</exception>
+    public ValueTask RenameAsync(ulong parent, string name, ulong newParent, string newName, RenameFlags flags, CancellationToken cancellationToken) =>
+        _renames.RenameAsync(parent, name, newParent, newName, flags, cancellationToken);
+
+    /// <summary>Creates a symbolic link the way s3fs stores one, uploaded at once.</summary>
+    /// <exception cref="FileSystemException">ReadOnly, Exists, NameTooLong, NotSupported (a store without metadata).</exception>
+    public ValueTask<EntryReply> SymlinkAsync(ulong parent, string name, string target, CancellationToken cancellationToken) =>
+        _names.SymlinkAsync(parent, name, target, cancellationToken);
+
+    /// <summary>The target of a symbolic link.</summary>
+    /// <exception cref="FileSystemException">InvalidArgument when the node is not a symlink.</exception>
+    public ValueTask<string> ReadLinkAsync(ulong ino, CancellationToken cancellationToken) => _names.ReadLinkAsync(ino, cancellationToken);
+
+    // ------------------------------------------------------------------ extended attributes
+
+    /// <summary>The extended attributes of a node (see <see cref="Xattrs.ListAsync"/>).</summary>
+    public ValueTask<List<KeyValuePair<string, string>>> ListXattrAsync(ulong ino, CancellationToken cancellationToken) =>
+        _xattrs.ListAsync(ino, cancellationToken);
+
+    /// <summary>One extended attribute's value (UTF-8 bytes of the metadata value).</summary>
+    /// <exception cref="FileSystemException">NoData when the node has no such attribute.</exception>
+    public ValueTask<byte[]> GetXattrAsync(ulong ino, string name, CancellationToken cancellationToken) =>
+        _xattrs.GetAsync(ino, name, cancellationToken);
+
+    /// <summary>Sets <c>user.NAME</c> (see <see cref="Xattrs.SetAsync"/>).</summary>
+    /// <exception cref="FileSystemException">NotSupported, NotPermitted, InvalidArgument, Exists, NoData, ReadOnly.</exception>
+    public ValueTask SetXattrAsync(ulong ino, string name, ReadOnlyMemory<byte> value, bool mustCreate, bool mustReplace, CancellationToken cancellationToken) =>
+        _xattrs.SetAsync(ino, name, value, mustCreate, mustReplace, cancellationToken);
+
+    /// <summary>Removes <c>user.NAME</c>.</summary>
+    /// <exception cref="FileSystemException">NoData when there is no such attribute; otherwise as <see cref="SetXattrAsync"/>.</exception>
+    public ValueTask RemoveXattrAsync(ulong ino, string name, CancellationToken cancellationToken) =>
+        _xattrs.RemoveAsync(ino, name, cancellationToken);
+
+    // ------------------------------------------------------------------ unmount
+
+    /// <summary>
+    /// At unmount: stops read-ahead, and settles every file with staged data — waiting (at most
+    /// <see cref="VfsOptions.UnmountUploadTimeout"/> in all) for uploads in progress, uploading dirty files once
+    /// more, and leaving what still did not upload with its record for the next mount. Then releases the staging
+    /// folder.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
-        foreach (var h in _files.Values)
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        await _files.DisposeAsync().ConfigureAwait(false);
+        using var deadline = new CancellationTokenSource(_ctx.Options.UnmountUploadTimeout);
+        foreach (var n in _ctx.Table.WithWriteBack())
         {
-            if (h.Reader is { } r) await r.DisposeAsync().ConfigureAwait(false);
+            await SettleAsync(n, deadline.Token).ConfigureAwait(false);
         }
-        _files.Clear();
-        List<Inode> pending;
-        lock (_lock) pending = _inodes.Values.Where(i => i.Write is not null).ToList();
-        foreach (var n in pending)
+        _ctx.Staging.Dispose();
+        _ctx.Views.Dispose();
+    }
+
+    private async Task SettleAsync(Inode n, CancellationToken deadline)
+    {
+        string key = _ctx.Table.Key(n);
+        InodeGates.Held? gate = null;
+        try
         {
-            var w = n.Write!;
-            if (w.Session is { } session)
+            gate = await InodeGates.EnterAsync(n, deadline).ConfigureAwait(false);
+            if (n.Write is { } w)
             {
-                w.Session = null;
+                if (w.Dirty && w.WriteFailure is null && !n.Detached)
+                {
+                    await _uploads.UploadLockedAsync(n, w, deadline).ConfigureAwait(false);
+                }
+                lock (_ctx.Table.Sync) n.OpenCount = 0;
+                await _writeBack.TeardownIfIdleLockedAsync(n, w).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is FileSystemException or OperationCanceledException)
+        {
+            // Its record stays: the next mount of this store uploads it.
+        }
+        finally
+        {
+            gate?.Dispose();
+        }
+        if (n.Write is { } kept)
+        {
+            if (kept.Session is { } session)
+            {
+                kept.Session = null;
                 await session.AbortAsync().ConfigureAwait(false);
             }
-            if (w.Dirty)
-            {
-                _logger.LogError("unmounting with {Key} not uploaded; its data is kept in {Path}", FileKey(n), w.File.Path);
-                w.File.WriteSidecar(_store.Name, FileKey(n), "not uploaded at unmount", w.RemoteETag);
-                w.File.Close(delete: false);
-            }
-            else
-            {
-                w.File.Close(delete: true);
-            }
+            _ctx.Logger.LogError("unmounting with {Key} not uploaded; its data is kept in {Path} and the next mount of {Store} uploads it", key, kept.File.Path, _ctx.Store.Name);
+            StagingIo.TryRun(() => kept.File.Close(delete: false));
         }
-        _staging.Dispose();
-        _meta.Dispose();
     }
 }

@@ -44,6 +44,12 @@ public enum FsError
     NoData,
     /// <summary>EPERM: the operation is not permitted (changing a read-only attribute).</summary>
     NotPermitted,
+    /// <summary>EFBIG: a size beyond the store's largest object.</summary>
+    FileTooLarge,
+    /// <summary>EOVERFLOW: a value (a time, a size) that cannot be represented.</summary>
+    Overflow,
+    /// <summary>EINTR: the caller interrupted the operation (a signal, Ctrl-C).</summary>
+    Interrupted,
 }
 
 /// <summary>A filesystem operation failed with a specific <see cref="FsError"/>.</summary>
@@ -65,6 +71,7 @@ public sealed class FileSystemException(FsError error, string message, Exception
         ReadOnlyStoreException => FsError.ReadOnly,
         StoreUnavailableException or ConnectionFailedException => FsError.Unreachable,
         NotSupportedException => FsError.NotSupported,
+        OperationCanceledException => FsError.Interrupted,
         IOException io when io.HResult == 28 || io.Message.Contains("No space left", StringComparison.Ordinal) => FsError.NoSpace,
         _ => FsError.Io,
     };

@@ -4,13 +4,15 @@ namespace CloudMount.Core.Vfs;
 
 /// <summary>
 /// One node the kernel knows by number. Identity (<see cref="Ino"/>, <see cref="Kind"/>) never changes; the
-/// name, parent and last known attributes do. An inode lives while the kernel holds lookups on it
-/// (<see cref="Lookups"/>), while it is open, or while it has data not yet uploaded. Whether its attributes are
-/// still fresh is the <see cref="Caching.MetadataCache"/>'s business, by key.
+/// name, parent and last known attributes do. Whether an inode is still needed is decided by one rule, owned by
+/// <see cref="InodeTable.IsUnreferenced"/>; whether its attributes are still fresh is the
+/// <see cref="DirectoryViews"/>' business, by key.
 /// </summary>
 /// <remarks>
-/// Locking: every mutable field is protected by the owning <see cref="CloudFileSystem"/>'s metadata lock,
-/// except the contents of <see cref="Write"/>, which its own gate protects.
+/// <para>Locking: every mutable field below is protected by the <see cref="InodeTable"/>'s lock
+/// (<see cref="InodeTable.Sync"/>), which is never held across an await. <see cref="Gate"/> serialises the
+/// namespace and write operations that involve this inode (see <see cref="InodeGates"/> for the order in which
+/// several are taken); the contents of <see cref="Write"/> are protected by it.</para>
 /// </remarks>
 internal sealed class Inode(ulong ino, NodeKind kind, Inode? parent, string name)
 {
@@ -18,15 +20,30 @@ internal sealed class Inode(ulong ino, NodeKind kind, Inode? parent, string name
     public NodeKind Kind { get; } = kind;
     public bool IsDirectory => Kind == NodeKind.Directory;
 
-    // ---- protected by the metadata lock ----
+    /// <summary>Serialises namespace and write operations on this inode (taken through <see cref="InodeGates"/>).</summary>
+    public SemaphoreSlim Gate { get; } = new(1, 1);
+
+    // ---- the tree: protected by the table lock ----
     public Inode? Parent = parent;
     public string Name = name;
-    public long Lookups;
+    /// <summary>Directories: children the mount knows, by name.</summary>
+    public Dictionary<string, Inode>? Children;
     /// <summary>Unlinked, replaced or renamed over: no longer reachable by name.</summary>
     public bool Detached;
+
+    // ---- references: protected by the table lock; see InodeTable.IsUnreferenced ----
+    /// <summary>Lookup references the kernel holds (lookup, create, mkdir, readdirplus add one; forget drops).</summary>
+    public long Lookups;
+    /// <summary>Open file handles.</summary>
+    public int OpenCount;
+    /// <summary>Operations of the mount itself that hold the inode for a moment (see <see cref="InodeTable.Pin"/>).</summary>
+    public int Pins;
+
+    // ---- what the mount knows of the object: protected by the table lock ----
     /// <summary>Created here and never uploaded: no object exists yet.</summary>
     public bool LocalOnly;
-
+    /// <summary>Bumped by every local change of the fields below, so an answer that was requested before it is not applied over it.</summary>
+    public long Revision;
     /// <summary>Last known size, ETag and modification time of the object.</summary>
     public long Size;
     public string? ETag;
@@ -46,16 +63,17 @@ internal sealed class Inode(ulong ino, NodeKind kind, Inode? parent, string name
     /// <summary>Symlinks: the target, once read (or as created here).</summary>
     public string? SymlinkTarget;
 
+    /// <summary>
+    /// Files: the staging state while the file is open for writing or holds data not yet uploaded. The reference
+    /// is set and cleared under both the gate and the table lock; its contents are protected by the gate.
+    /// </summary>
+    public FileWriteBack? Write;
+
     /// <summary>True when <see cref="Head"/> describes the version the inode shows.</summary>
     public bool HeadIsCurrent => Head is { } h && !LocalOnly && h.ETag == ETag;
 
-    /// <summary>Directories: children the kernel knows, by name.</summary>
-    public Dictionary<string, Inode>? Children;
-
-    /// <summary>Files: the staging state while the file is open for writing or holds data not yet uploaded.</summary>
-    public WriteState? Write;
-    /// <summary>Open file handles on this inode.</summary>
-    public int OpenCount;
+    /// <summary>True when the inode has local state that a listing must not overwrite.</summary>
+    public bool HasLocalState => LocalOnly || Write is not null;
 }
 
 /// <summary>What a listing, a lookup or a HEAD said about one name.</summary>

@@ -66,6 +66,18 @@ public sealed record VfsOptions
     /// <summary>Upload settings: part size, parallel parts, and from what size a file goes up in parts while written.</summary>
     public Writing.UploadOptions Upload { get; init; } = new();
 
+    /// <summary>
+    /// Largest file in bytes (the store's largest object: 5 TiB on S3 and GCS). A write or truncate beyond it fails
+    /// with EFBIG instead of failing at upload.
+    /// </summary>
+    public long MaxFileBytes { get; init; } = 5L << 40;
+
+    /// <summary>
+    /// How long unmount waits in all for uploads in progress and for a last upload of files still dirty; what is
+    /// not stored by then stays in staging with its record, and the next mount uploads it.
+    /// </summary>
+    public TimeSpan UnmountUploadTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
     /// <summary>Read-ahead settings.</summary>
     public ReadAheadOptions ReadAhead { get; init; } = new();
 }

@@ -1,35 +1,60 @@
-using System.Text.Json;
 using Microsoft.Win32.SafeHandles;
 
 namespace CloudMount.Core.Writing;
 
 /// <summary>
-/// The folder that holds staging files of one mount: <c>&lt;dir&gt;/&lt;id&gt;.data</c>, plus, for a file whose
-/// upload failed, a sidecar <c>&lt;id&gt;.json</c> naming the store and key, so that the data can be found and
-/// uploaded later (nothing is lost silently). The mount holds an exclusive lock on <c>&lt;dir&gt;/.lock</c> while it
-/// runs, so <see cref="WriteBackRecovery"/> in another mount leaves its files alone.
+/// The folder that holds staging files of one mount: <c>&lt;dir&gt;/&lt;id&gt;.data</c>, and for every file with data
+/// not yet uploaded a record <c>&lt;id&gt;.json</c> (<see cref="PendingUpload"/>) naming the store, the key and what
+/// the data is, written when the file first becomes dirty — so after kill -9, a crash or a failed upload the
+/// data can be found and uploaded later (<see cref="WriteBackRecovery"/>). The mount holds an exclusive lock on
+/// <c>&lt;dir&gt;/.lock</c> while it runs, so recovery in another mount leaves its files alone. Folders are 0700
+/// and files 0600: staged data is readable by its owner only.
 /// </summary>
 public sealed class StagingArea : IDisposable
 {
     /// <summary>Name of the lock file a live mount holds in its staging folder.</summary>
     public const string LockFileName = ".lock";
 
+    /// <summary>Permission bits of staging folders (0700).</summary>
+    public const UnixFileMode FolderMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
+    /// <summary>Permission bits of staging files and records (0600).</summary>
+    public const UnixFileMode FileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
     private readonly FileStream _lock;
 
-    /// <summary>Creates the folder if needed and locks it.</summary>
+    /// <summary>Creates the folder (and its parent) if needed and locks it.</summary>
     /// <exception cref="IOException">The folder cannot be created or is locked by another process.</exception>
     public StagingArea(string directory)
     {
         Directory = directory;
-        System.IO.Directory.CreateDirectory(directory);
-        _lock = new FileStream(Path.Combine(directory, LockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        CreatePrivateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(directory))!);
+        CreatePrivateDirectory(directory);
+        _lock = new FileStream(System.IO.Path.Combine(directory, LockFileName), PrivateFile(System.IO.FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None));
+    }
+
+    /// <summary>Options that create a file readable by its owner only (0600).</summary>
+    public static FileStreamOptions PrivateFile(FileMode mode, FileAccess access, FileShare share)
+    {
+        var o = new FileStreamOptions { Mode = mode, Access = access, Share = share };
+        if (!OperatingSystem.IsWindows()) o.UnixCreateMode = FileMode;
+        return o;
+    }
+
+    /// <summary>Creates a folder readable by its owner only (an existing one is left as it is).</summary>
+    public static void CreatePrivateDirectory(string path)
+    {
+        if (System.IO.Directory.Exists(path)) return;
+        if (OperatingSystem.IsWindows()) System.IO.Directory.CreateDirectory(path);
+        else System.IO.Directory.CreateDirectory(path, FolderMode);
     }
 
     /// <summary>The folder.</summary>
     public string Directory { get; }
 
     /// <summary>Creates an empty staging file.</summary>
-    public StagingFile Create() => new(Path.Combine(Directory, Guid.NewGuid().ToString("n") + ".data"));
+    /// <exception cref="IOException">The file cannot be created (a full disk among others).</exception>
+    public StagingFile Create() => new(System.IO.Path.Combine(Directory, Guid.NewGuid().ToString("n") + ".data"));
 
     /// <summary>Unlocks the folder and removes it if nothing but the lock is left (called at unmount).</summary>
     public void Dispose()
@@ -37,7 +62,7 @@ public sealed class StagingArea : IDisposable
         _lock.Dispose();
         try
         {
-            if (System.IO.Directory.Exists(Directory) && System.IO.Directory.EnumerateFileSystemEntries(Directory).All(f => Path.GetFileName(f) == LockFileName))
+            if (System.IO.Directory.Exists(Directory) && System.IO.Directory.EnumerateFileSystemEntries(Directory).All(f => System.IO.Path.GetFileName(f) == LockFileName))
             {
                 System.IO.Directory.Delete(Directory, recursive: true);
             }
@@ -51,44 +76,53 @@ public sealed class StagingArea : IDisposable
 
 /// <summary>
 /// A local file holding the full content of a file being written: random writes, reads and truncation happen
-/// here, and the whole file is uploaded on flush. Not thread-safe; <see cref="Vfs.CloudFileSystem"/> serialises
-/// access per inode.
+/// here, and the whole file is uploaded on flush. Its record (<c>ID.json</c>) is written beside it by
+/// <see cref="WriteRecord"/>. Not thread-safe for writes: the Vfs serialises them per inode; reads may run
+/// beside writes (positional I/O).
 /// </summary>
 public sealed class StagingFile : IDisposable
 {
     private readonly SafeFileHandle _handle;
+    private long _length;
 
     internal StagingFile(string path)
     {
         Path = path;
-        _handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read, FileOptions.None);
+        _handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read);
+        // The folder is 0700 already; the file itself is 0600 too.
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(_handle, StagingArea.FileMode);
     }
 
     /// <summary>Where the bytes are.</summary>
     public string Path { get; }
 
+    /// <summary>Where the record is.</summary>
+    public string RecordPath => System.IO.Path.ChangeExtension(Path, ".json");
+
     /// <summary>Current length in bytes.</summary>
-    public long Length { get; private set; }
+    public long Length => Interlocked.Read(ref _length);
 
     /// <summary>Writes <paramref name="data"/> at <paramref name="offset"/>, extending the file as needed.</summary>
+    /// <exception cref="IOException">The write failed (a full disk among others).</exception>
     public void Write(long offset, ReadOnlySpan<byte> data)
     {
         RandomAccess.Write(_handle, data, offset);
-        Length = Math.Max(Length, offset + data.Length);
+        Interlocked.Exchange(ref _length, Math.Max(Length, offset + data.Length));
     }
 
     /// <summary>Writes asynchronously (used while filling the file from the store).</summary>
     public async ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         await RandomAccess.WriteAsync(_handle, data, offset, cancellationToken).ConfigureAwait(false);
-        Length = Math.Max(Length, offset + data.Length);
+        Interlocked.Exchange(ref _length, Math.Max(Length, offset + data.Length));
     }
 
     /// <summary>Reads up to <c>destination.Length</c> bytes at <paramref name="offset"/>; 0 at the end.</summary>
     public int Read(long offset, Span<byte> destination)
     {
-        if (offset >= Length) return 0;
-        int want = (int)Math.Min(destination.Length, Length - offset);
+        long length = Length;
+        if (offset >= length) return 0;
+        int want = (int)Math.Min(destination.Length, length - offset);
         int total = 0;
         while (total < want)
         {
@@ -100,47 +134,42 @@ public sealed class StagingFile : IDisposable
     }
 
     /// <summary>Sets the length, cutting or zero-extending.</summary>
+    /// <exception cref="IOException">The change failed.</exception>
     public void SetLength(long length)
     {
         RandomAccess.SetLength(_handle, length);
-        Length = length;
+        Interlocked.Exchange(ref _length, length);
     }
 
-    /// <summary>Writes a sidecar that names the object this data belongs to, so a failed upload can be recovered.</summary>
-    /// <param name="store">The store's name, for example <c>s3://bucket</c>.</param>
-    /// <param name="key">The key the data belongs to.</param>
-    /// <param name="reason">Why it is not uploaded.</param>
-    /// <param name="baseETag">The ETag of the object the changes started from (<c>null</c> for a new file), to detect conflicting writes at recovery.</param>
-    public void WriteSidecar(string store, string key, string reason, string? baseETag)
+    /// <summary>
+    /// Writes the record that names what this data is (atomically: a temporary file renamed over the old
+    /// record), so it can be found and uploaded after a crash.
+    /// </summary>
+    /// <exception cref="IOException">The record could not be written (a full disk among others).</exception>
+    public void WriteRecord(PendingUpload record)
     {
-        string json = JsonSerializer.Serialize(new PendingUpload(store, key, reason, DateTimeOffset.UtcNow, baseETag));
-        File.WriteAllText(System.IO.Path.ChangeExtension(Path, ".json"), json);
+        string temp = RecordPath + ".tmp";
+        using (var f = new FileStream(temp, StagingArea.PrivateFile(FileMode.Create, FileAccess.Write, FileShare.None)))
+        {
+            System.Text.Json.JsonSerializer.Serialize(f, record, StagingJson.Default.PendingUpload);
+        }
+        File.Move(temp, RecordPath, overwrite: true);
     }
 
-    /// <summary>Closes the file; with <paramref name="delete"/>, removes it and its sidecar.</summary>
+    /// <summary>Removes the record (the data is uploaded or no longer wanted).</summary>
+    public void DeleteRecord() => File.Delete(RecordPath);
+
+    /// <summary>Closes the file; with <paramref name="delete"/>, removes it and its record.</summary>
     public void Close(bool delete)
     {
         _handle.Dispose();
         if (delete)
         {
             File.Delete(Path);
-            File.Delete(System.IO.Path.ChangeExtension(Path, ".json"));
+            DeleteRecord();
         }
     }
 
     /// <summary>Closes the file and deletes it.</summary>
     public void Dispose() => Close(delete: true);
 }
-
-/// <summary>The sidecar of a staged file that could not be uploaded.</summary>
-/// <param name="Store">The store's name.</param>
-/// <param name="Key">The key the data belongs to.</param>
-/// <param name="Reason">Why it was not uploaded.</param>
-/// <param name="Time">When the upload failed.</param>
-/// <param name="BaseETag">ETag of the object the changes started from, or <c>null</c> for a new file.</param>
-public sealed record PendingUpload(
-    [property: System.Text.Json.Serialization.JsonPropertyName("store")] string Store,
-    [property: System.Text.Json.Serialization.JsonPropertyName("key")] string Key,
-    [property: System.Text.Json.Serialization.JsonPropertyName("reason")] string Reason,
-    [property: System.Text.Json.Serialization.JsonPropertyName("time")] DateTimeOffset Time,
-    [property: System.Text.Json.Serialization.JsonPropertyName("baseETag")] string? BaseETag);

@@ -8,7 +8,9 @@ namespace CloudMount.Core.Writing;
 /// Uploads a staged file as a multipart upload while it is still being written: once the writer is a whole part
 /// past a part, that part goes up in the background (at most <c>concurrency</c> at once), so closing a large file
 /// only waits for the last parts and the completion. A part written again after its upload is sent again at
-/// completion; a truncation drops or resends the parts it cuts.
+/// completion; a truncation drops or resends the parts it cuts. Once the service has given the upload its id,
+/// a record <c>ID.upload</c> (<see cref="PendingMultipart"/>) beside the staged file names it until the upload is
+/// completed or aborted, so the parts of a mount that died are aborted by the next one.
 /// </summary>
 /// <remarks>
 /// Thread safety: <see cref="OnWrite"/>, <see cref="OnTruncate"/> and <see cref="CompleteAsync"/> are called under
@@ -23,6 +25,7 @@ public sealed class UploadSession
     private readonly long _partBytes;
     private readonly SemaphoreSlim _slots;
     private readonly ILogger _logger;
+    private readonly string _storeName;
     private readonly Lock _lock = new();
     private readonly Dictionary<int, PartState> _parts = [];   // 0-based; protected by _lock
     private Task<IMultipartUpload>? _upload;                   // protected by _lock
@@ -44,8 +47,10 @@ public sealed class UploadSession
     /// <param name="partBytes">Part size in bytes (at least the store's minimum).</param>
     /// <param name="concurrency">Parts uploaded at once.</param>
     /// <param name="logger">For part failures.</param>
-    public UploadSession(IMultipartUploads multipart, string key, ObjectWriteOptions options, string stagingPath, long partBytes, int concurrency, ILogger logger)
+    /// <param name="storeName">The store's name, for the upload's record.</param>
+    public UploadSession(IMultipartUploads multipart, string key, ObjectWriteOptions options, string stagingPath, long partBytes, int concurrency, ILogger logger, string storeName)
     {
+        _storeName = storeName;
         _multipart = multipart;
         _key = key;
         _options = options;
@@ -57,6 +62,12 @@ public sealed class UploadSession
 
     /// <summary>The key this session writes (fixed when it started).</summary>
     public string Key => _key;
+
+    /// <summary>What the upload was started with (its metadata is fixed from then on).</summary>
+    public ObjectWriteOptions Options => _options;
+
+    /// <summary>Where the upload's record is while it runs.</summary>
+    public string RecordPath => Path.ChangeExtension(_stagingPath, ".upload");
 
     private int _partsStarted;
 
@@ -113,7 +124,45 @@ public sealed class UploadSession
     {
         lock (_lock)
         {
-            return _upload ??= _multipart.StartAsync(_key, _options, CancellationToken.None);
+            return _upload ??= StartAsync();
+        }
+    }
+
+    private async Task<IMultipartUpload> StartAsync()
+    {
+        // Recorded before it is asked for (the service names it only in its answer), so an upload started by a
+        // mount that dies at any moment is found again.
+        var started = DateTimeOffset.UtcNow;
+        await WriteRecordAsync(new PendingMultipart(_storeName, _key, "", started)).ConfigureAwait(false);
+        var upload = await _multipart.StartAsync(_key, _options, CancellationToken.None).ConfigureAwait(false);
+        if (upload.Id.Length > 0) await WriteRecordAsync(new PendingMultipart(_storeName, _key, upload.Id, started)).ConfigureAwait(false);
+        else DeleteRecord();
+        return upload;
+    }
+
+    private async Task WriteRecordAsync(PendingMultipart record)
+    {
+        try
+        {
+            string temp = RecordPath + ".tmp";
+            await File.WriteAllTextAsync(temp, System.Text.Json.JsonSerializer.Serialize(record, StagingJson.Default.PendingMultipart)).ConfigureAwait(false);
+            File.Move(temp, RecordPath, overwrite: true);
+        }
+        catch (IOException e)
+        {
+            _logger.LogWarning("cannot record the multipart upload of {Key} ({Error}); if this mount dies, its parts stay on the service", _key, e.Message);
+        }
+    }
+
+    private void DeleteRecord()
+    {
+        try
+        {
+            File.Delete(RecordPath);
+        }
+        catch (IOException)
+        {
+            // Recovery finds the upload already gone.
         }
     }
 
@@ -196,7 +245,9 @@ public sealed class UploadSession
                 }
             }
             var upload = await Upload().ConfigureAwait(false);
-            return await upload.CompleteAsync(needed, fileLength, cancellationToken).ConfigureAwait(false);
+            var info = await upload.CompleteAsync(needed, fileLength, cancellationToken).ConfigureAwait(false);
+            DeleteRecord();
+            return info;
         }
         catch
         {
@@ -215,6 +266,7 @@ public sealed class UploadSession
         {
             var upload = await started.ConfigureAwait(false);
             await upload.AbortAsync(CancellationToken.None).ConfigureAwait(false);
+            DeleteRecord();
         }
         catch (Exception e)
         {

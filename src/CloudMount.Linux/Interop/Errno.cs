@@ -15,12 +15,15 @@ internal static class Errno
     public const int ENOTDIR = 20;
     public const int EISDIR = 21;
     public const int EINVAL = 22;
+    public const int EFBIG = 27;
     public const int ENOSPC = 28;
     public const int EROFS = 30;
     public const int ENAMETOOLONG = 36;
     public const int ENOSYS = 38;
     public const int ENOTEMPTY = 39;
     public const int ENODATA = 61;
+    public const int EOVERFLOW = 75;
+    public const int ECANCELED = 125;
     public const int ERANGE = 34;
     public const int EOPNOTSUPP = 95;
     public const int ENETUNREACH = 101;

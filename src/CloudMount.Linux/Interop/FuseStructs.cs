@@ -25,8 +25,20 @@ internal struct Timespec
         return new Timespec { TvSec = sec, TvNsec = rem * 100 };
     }
 
-    public readonly DateTimeOffset ToDateTimeOffset() =>
-        DateTimeOffset.FromUnixTimeSeconds(TvSec).AddTicks(TvNsec / 100);
+    /// <summary>Smallest and largest seconds a <see cref="DateTimeOffset"/> holds (years 1 to 9999).</summary>
+    private const long MinSeconds = -62135596800L, MaxSeconds = 253402300799L;
+
+    /// <summary>The time, or false when it has no <see cref="DateTimeOffset"/> (nanoseconds outside 0..999,999,999, or a year outside 1..9999).</summary>
+    public readonly bool TryToDateTimeOffset(out DateTimeOffset value)
+    {
+        if (TvNsec is < 0 or > 999_999_999 || TvSec < MinSeconds || TvSec > MaxSeconds)
+        {
+            value = default;
+            return false;
+        }
+        value = DateTimeOffset.FromUnixTimeSeconds(TvSec).AddTicks(TvNsec / 100);
+        return true;
+    }
 }
 
 /// <summary><c>struct stat</c> of glibc on x86_64 (144 bytes).</summary>

@@ -67,6 +67,15 @@ internal static unsafe partial class Libfuse
     [LibraryImport(Lib, EntryPoint = "fuse_req_ctx")]
     public static partial FuseCtx* ReqCtx(nint req);
 
+    /// <summary>
+    /// Registers <paramref name="func"/> (a <c>void (*)(fuse_req_t, void *)</c>) to be called when the kernel
+    /// interrupts the request; called at once if it already has. libfuse may still call it shortly after the reply
+    /// (it reads the pointer under its own lock), so <paramref name="data"/> must stay meaningful: we pass an id,
+    /// never a pointer.
+    /// </summary>
+    [LibraryImport(Lib, EntryPoint = "fuse_req_interrupt_func")]
+    public static partial void ReqInterruptFunc(nint req, nint func, nint data);
+
     // ---- replies ----
 
     /// <summary>Replies with an error (positive errno) or 0 for success.</summary>

@@ -58,7 +58,7 @@ public abstract class DelegatingObjectStore(IObjectStore inner) : IObjectStore
 /// Wraps a store's multipart capability: each call (start, part, complete) goes through <c>wrap</c>, a decorator's
 /// per-request behaviour (retries, counting). Abort is passed through as is.
 /// </summary>
-/// <param name="Kind">"start", "part" or "complete".</param>
+/// <param name="Kind">"start", "part", "complete", or "abort" and "list" (of earlier uploads).</param>
 /// <param name="Bytes">Body bytes sent by the call (a part's length, otherwise 0).</param>
 internal readonly record struct MultipartCall(string Kind, long Bytes);
 
@@ -74,9 +74,17 @@ internal sealed class WrappedMultipart(IMultipartUploads inner, Func<MultipartCa
         return new Upload(upload, wrap);
     }
 
+    public async Task<IReadOnlyList<(string Id, DateTimeOffset Started)>> ListUnfinishedAsync(string key, CancellationToken cancellationToken) =>
+        (IReadOnlyList<(string, DateTimeOffset)>)(await wrap(new("list", 0), async ct => await inner.ListUnfinishedAsync(key, ct).ConfigureAwait(false), cancellationToken).ConfigureAwait(false))!;
+
+    public Task AbortAsync(string key, string uploadId, CancellationToken cancellationToken) =>
+        wrap(new("abort", 0), async ct => { await inner.AbortAsync(key, uploadId, ct).ConfigureAwait(false); return null; }, cancellationToken);
+
     private sealed class Upload(IMultipartUpload inner, Func<MultipartCall, Func<CancellationToken, Task<object?>>, CancellationToken, Task<object?>> wrap) : IMultipartUpload
     {
         public string Key => inner.Key;
+
+        public string Id => inner.Id;
 
         public Task UploadPartAsync(int partNumber, ObjectContent content, CancellationToken cancellationToken) =>
             wrap(new("part", content.Length), async ct => { await inner.UploadPartAsync(partNumber, content, ct).ConfigureAwait(false); return null; }, cancellationToken);

@@ -36,11 +36,62 @@ internal sealed class S3MultipartUploads(AmazonS3Client client, string bucket, F
         }
     }
 
+    /// <summary>AbortMultipartUpload of an upload an earlier process left (NoSuchUpload counts as done).</summary>
+    public async Task AbortAsync(string key, string uploadId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _client.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = _bucket, Key = key, UploadId = uploadId }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound || e.ErrorCode == "NoSuchUpload")
+        {
+            // Already gone.
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw _fail(e, key);
+        }
+    }
+
+    /// <summary>ListMultipartUploads with the key as prefix, keeping the uploads of exactly that key.</summary>
+    public async Task<IReadOnlyList<(string Id, DateTimeOffset Started)>> ListUnfinishedAsync(string key, CancellationToken cancellationToken)
+    {
+        var result = new List<(string, DateTimeOffset)>();
+        try
+        {
+            string? keyMarker = null, idMarker = null;
+            while (true)
+            {
+                var r = await _client.ListMultipartUploadsAsync(new ListMultipartUploadsRequest
+                {
+                    BucketName = _bucket,
+                    Prefix = key,
+                    KeyMarker = keyMarker,
+                    UploadIdMarker = idMarker,
+                }, cancellationToken).ConfigureAwait(false);
+                foreach (var u in r.MultipartUploads ?? [])
+                {
+                    if (u.Key == key) result.Add((u.UploadId, new DateTimeOffset(DateTime.SpecifyKind(u.Initiated ?? DateTime.MinValue, DateTimeKind.Utc))));
+                }
+                if (r.IsTruncated != true) break;
+                keyMarker = r.NextKeyMarker;
+                idMarker = r.NextUploadIdMarker;
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw _fail(e, key);
+        }
+        return result;
+    }
+
     private sealed class Upload(S3MultipartUploads owner, string key, string uploadId, ObjectWriteOptions options) : IMultipartUpload
     {
         private readonly ConcurrentDictionary<int, string> _etags = new();
 
         public string Key => key;
+
+        public string Id => uploadId;
 
         public async Task UploadPartAsync(int partNumber, ObjectContent content, CancellationToken cancellationToken)
         {

@@ -1,8 +1,8 @@
+using System.Collections.Immutable;
 using System.Diagnostics.CodeAnalysis;
-using CloudMount.Core.Vfs;
 using Microsoft.Extensions.Caching.Memory;
 
-namespace CloudMount.Core.Caching;
+namespace CloudMount.Core.Vfs;
 
 /// <summary>
 /// What the mount knows about keys and directories: directory listings, single objects (from lookups and
@@ -12,10 +12,11 @@ namespace CloudMount.Core.Caching;
 /// <remarks>
 /// Positive entries carry the time they were fetched and are <em>fresh</em> for the metadata TTL; after that they
 /// stay available, marked stale, so that a mount whose store is unreachable can still answer lookups and
-/// listings (the offline behaviour). Negative entries expire after the negative TTL. Listing dictionaries are
-/// mutated in place; callers serialise that (the Vfs calls under its metadata lock).
+/// listings (the offline behaviour). Negative entries expire after the negative TTL. Listings are immutable
+/// snapshots: a reader keeps the one it got while a local change replaces it with a new one. Callers serialise
+/// changes of one listing (<see cref="DirectoryViews"/> makes them under the inode table's lock).
 /// </remarks>
-public sealed class MetadataCache : IDisposable
+internal sealed class MetadataCache : IDisposable
 {
     private readonly MemoryCache _cache;
     private readonly TimeProvider _time;
@@ -48,9 +49,9 @@ public sealed class MetadataCache : IDisposable
     private static (char, string) N(string key) => ('N', key);
 
     /// <summary>A directory's entries by name, fresh (or, with <paramref name="allowStale"/>, any age).</summary>
-    public bool TryGetListing(string prefix, bool allowStale, [NotNullWhen(true)] out Dictionary<string, ChildEntry>? entries)
+    public bool TryGetListing(string prefix, bool allowStale, [NotNullWhen(true)] out ImmutableDictionary<string, ChildEntry>? entries)
     {
-        if (_cache.TryGetValue(L(prefix), out Timed<Dictionary<string, ChildEntry>>? t) && t is not null && (allowStale || IsFresh(t.FetchedAt)))
+        if (_cache.TryGetValue(L(prefix), out Timed<ImmutableDictionary<string, ChildEntry>>? t) && t is not null && (allowStale || IsFresh(t.FetchedAt)))
         {
             entries = t.Value;
             return true;
@@ -60,16 +61,22 @@ public sealed class MetadataCache : IDisposable
     }
 
     /// <summary>Stores a complete listing, fetched now.</summary>
-    public void SetListing(string prefix, Dictionary<string, ChildEntry> entries) =>
-        _cache.Set(L(prefix), new Timed<Dictionary<string, ChildEntry>>(entries, _time.GetTimestamp()),
+    public void SetListing(string prefix, ImmutableDictionary<string, ChildEntry> entries) =>
+        SetListing(prefix, entries, _time.GetTimestamp());
+
+    private void SetListing(string prefix, ImmutableDictionary<string, ChildEntry> entries, long fetchedAt) =>
+        _cache.Set(L(prefix), new Timed<ImmutableDictionary<string, ChildEntry>>(entries, fetchedAt),
             new MemoryCacheEntryOptions { Size = 1 + entries.Count });
 
-    /// <summary>Applies a local change (a create, write, delete or rename) to a cached listing, if there is one.</summary>
+    /// <summary>
+    /// Applies a local change (a create, write, delete or rename) to a cached listing, if there is one, by
+    /// replacing it with a changed snapshot of the same age. Callers serialise changes of one prefix.
+    /// </summary>
     public void UpdateListingEntry(string prefix, string name, ChildEntry? entry)
     {
-        if (!_cache.TryGetValue(L(prefix), out Timed<Dictionary<string, ChildEntry>>? t) || t is null) return;
-        if (entry is { } e) t.Value[name] = e;
-        else t.Value.Remove(name);
+        if (!_cache.TryGetValue(L(prefix), out Timed<ImmutableDictionary<string, ChildEntry>>? t) || t is null) return;
+        var changed = entry is { } e ? t.Value.SetItem(name, e) : t.Value.Remove(name);
+        if (!ReferenceEquals(changed, t.Value)) SetListing(prefix, changed, t.FetchedAt);
     }
 
     /// <summary>A single object's attributes, fresh (or any age).</summary>
