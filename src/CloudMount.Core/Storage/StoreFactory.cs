@@ -177,11 +177,32 @@ public sealed class StoreCheckException(string message, Exception? inner = null)
 /// <summary>
 /// Checks, before mounting, that the store answers and the credentials work: one LIST of at most one key under
 /// the prefix on the raw backend, with a deadline, so that bad input fails within seconds. A server that answers but is
-/// busy (5xx, 429, a 503 from Swift's auth) is asked again a few times within the deadline, with the same random
-/// backoff as every request; one that cannot be reached, refuses the credentials or has no such bucket fails at once.
+/// busy (5xx, 429, a 503 from Swift's auth) or resets a connection is asked again a few times within the deadline, with
+/// the same random backoff as every request; one that cannot be reached or stays silent, refuses the credentials or has
+/// no such bucket fails at once.
 /// </summary>
 public static class StoreProbe
 {
+    /// <summary>
+    /// True for a failure of a server that is there: a 5xx or 429 answer, or a connection it reset or cut short. False
+    /// for one that is not (refused, unknown host, unreachable network) or stays silent (a timeout), and for refusals.
+    /// </summary>
+    private static bool Answered(ObjectStoreException e)
+    {
+        if (e is TransientStoreException) return true;
+        if (e is not ConnectionFailedException) return false;
+        for (Exception? x = e; x is not null; x = x.InnerException)
+        {
+            if (x is TimeoutException) return false;
+            if (x is System.Net.Sockets.SocketException se)
+            {
+                return se.SocketErrorCode is System.Net.Sockets.SocketError.ConnectionReset or System.Net.Sockets.SocketError.ConnectionAborted or System.Net.Sockets.SocketError.Shutdown;
+            }
+        }
+        // No socket error underneath: the connection broke inside an answer (ended early, reset mid-body).
+        return true;
+    }
+
     /// <summary>Runs the check.</summary>
     /// <exception cref="StoreCheckException">The bucket is missing, the credentials are refused, the endpoint is unreachable or does not answer in time, or it answers garbage.</exception>
     public static async Task CheckAsync(OpenedStore store, TimeSpan timeout, CancellationToken cancellationToken)
@@ -198,7 +219,7 @@ public static class StoreProbe
                     await store.Backend.ListAsync(new ListRequest(store.Url.PathAsPrefix, "/", null, 1), cts.Token).ConfigureAwait(false);
                     return;
                 }
-                catch (TransientStoreException) when (attempt + 1 < busy.MaxAttempts)
+                catch (ObjectStoreException e) when (attempt + 1 < busy.MaxAttempts && Answered(e))
                 {
                     await Task.Delay(busy.DelayBefore(attempt), cts.Token).ConfigureAwait(false);
                 }

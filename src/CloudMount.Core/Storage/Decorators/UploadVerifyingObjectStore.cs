@@ -90,6 +90,11 @@ public sealed class UploadVerifyingObjectStore(IObjectStore inner) : DelegatingO
 
         public async Task<IMultipartUpload> StartAsync(string key, ObjectWriteOptions options, CancellationToken cancellationToken) =>
             new VerifiedUpload(await inner.StartAsync(key, options, cancellationToken).ConfigureAwait(false), owner);
+
+        public Task AbortAsync(string key, string uploadId, CancellationToken cancellationToken) => inner.AbortAsync(key, uploadId, cancellationToken);
+
+        public Task<IReadOnlyList<(string Id, DateTimeOffset Started)>> ListUnfinishedAsync(string key, CancellationToken cancellationToken) =>
+            inner.ListUnfinishedAsync(key, cancellationToken);
     }
 
     /// <summary>Keeps each part's length and CRC32C (the last upload of each number wins) to check the completed object.</summary>
@@ -98,6 +103,8 @@ public sealed class UploadVerifyingObjectStore(IObjectStore inner) : DelegatingO
         private readonly ConcurrentDictionary<int, (long Length, uint Crc)> _parts = new();
 
         public string Key => inner.Key;
+
+        public string Id => inner.Id;
 
         public async Task UploadPartAsync(int partNumber, ObjectContent content, CancellationToken cancellationToken)
         {
