@@ -2,7 +2,7 @@
 # What the tests need beyond the .NET SDK, on Debian 12:
 #   fuse3                      mounts; libfuse3-dev, gcc, libc6-dev, pkg-config, binutils: the binding check
 #   swift*, memcached          OpenStack Swift with s3api, the faithful S3 server (tests/servers/swift.sh)
-#   nodejs, npm                s3rver and Azurite (tests/servers/package.json)
+#   nodejs, npm                s3rver, Azurite, Google's GCS emulator (firebase-tools) and our fault proxy (tests/servers)
 #   python3, curl, attr, util-linux  tools the tests drive the mount with
 #   procps                     kill, pkill and ps (test.sh's safety net, tests that signal a mount)
 #   gzip, brotli, zstd         encode objects the way another client would (Content-Encoding tests, bench)
@@ -16,7 +16,8 @@ command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 "$here/apt-install.sh" "${pkgs[@]}"
 cd "$here/../tests/servers"
-if [ ! -x node_modules/.bin/s3rver ] || [ ! -f node_modules/azurite/dist/src/blob/main.js ]; then
+if [ ! -x node_modules/.bin/s3rver ] || [ ! -f node_modules/azurite/dist/src/blob/main.js ] \
+   || [ ! -f node_modules/firebase-tools/lib/emulator/storage/index.js ]; then
   log=$(mktemp)
   if ! npm install --no-audit --no-fund >"$log" 2>&1; then
     reason=$(grep -E 'ERR!' "$log" | head -3 | tr '\n' ' ' | cut -c1-300)

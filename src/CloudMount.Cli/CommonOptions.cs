@@ -13,6 +13,16 @@ internal sealed class CommonOptions
     public Option<bool> UseHttps { get; } = new("--use-https") { Description = "Read s3:// and gs:// buckets through their public https endpoints (or --endpoint), read-only, without credentials (CloudFiles' use_https)" };
     public Option<bool> Verbose { get; } = new("--verbose", "-v") { Description = "Log every retry and more detail" };
     public Option<int> Retries { get; } = new("--retries") { Description = "Attempts per request before an error is reported (exponential random backoff, 0.5 s doubling to 60 s)", DefaultValueFactory = _ => 7 };
+    public Option<double> Timeout { get; } = new("--timeout")
+    {
+        Description = "Seconds a request waits for the first byte of an answer (and for a connection) before it fails and is retried; such failures count towards offline mode",
+        DefaultValueFactory = _ => HttpTimeouts.Default.FirstByte.TotalSeconds,
+    };
+    public Option<double> IdleTimeout { get; } = new("--idle-timeout")
+    {
+        Description = "Seconds a request or answer body may move no byte while we wait on the server before the request fails",
+        DefaultValueFactory = _ => HttpTimeouts.Default.Idle.TotalSeconds,
+    };
 
     public void AddTo(Command command)
     {
@@ -22,6 +32,8 @@ internal sealed class CommonOptions
         command.Options.Add(UseHttps);
         command.Options.Add(Verbose);
         command.Options.Add(Retries);
+        command.Options.Add(Timeout);
+        command.Options.Add(IdleTimeout);
     }
 
     /// <summary>Builds connection options from a parse result.</summary>
@@ -41,8 +53,20 @@ internal sealed class CommonOptions
         {
             throw new UsageException("--retries must be at least 1");
         }
+        double firstByte = parse.GetValue(Timeout), idle = parse.GetValue(IdleTimeout);
+        if (!(firstByte > 0 && firstByte <= 3600) || !(idle > 0 && idle <= 3600))
+        {
+            throw new UsageException("--timeout and --idle-timeout must be more than 0 and at most 3600 seconds");
+        }
+        var timeouts = new HttpTimeouts
+        {
+            FirstByte = TimeSpan.FromSeconds(firstByte),
+            Idle = TimeSpan.FromSeconds(idle),
+            Connect = TimeSpan.FromSeconds(Math.Min(firstByte, HttpTimeouts.Default.Connect.TotalSeconds)),
+        };
         return new StoreConnectOptions
         {
+            Timeouts = timeouts,
             Retry = Core.Storage.Decorators.RetryPolicy.Default with { MaxAttempts = retries },
             Endpoint = endpoint,
             Region = parse.GetValue(Region),

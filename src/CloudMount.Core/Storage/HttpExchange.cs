@@ -18,7 +18,7 @@ internal static class HttpExchange
         }
         catch (TaskCanceledException e) when (!ct.IsCancellationRequested)
         {
-            throw new ConnectionFailedException($"request to {server.GetLeftPart(UriPartial.Authority)} timed out", e);
+            throw new ConnectionFailedException(e.InnerException is TimeoutException t ? t.Message : $"request to {server.GetLeftPart(UriPartial.Authority)} timed out", e);
         }
     }
 

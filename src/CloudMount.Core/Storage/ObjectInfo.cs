@@ -28,6 +28,15 @@ public sealed record ObjectInfo(string Key, long Size, string? ETag, DateTimeOff
     /// </summary>
     public bool? ETagIsContentMd5 { get; init; }
 
+    /// <summary>
+    /// The MD5 of the whole object's bytes (32 lower-case hex digits) when the service states it apart from the ETag
+    /// (GCS <c>md5Hash</c> and <c>x-goog-hash: md5=</c>, Azure <c>Content-MD5</c>); <c>null</c> when not stated.
+    /// </summary>
+    public string? Md5 { get; init; }
+
+    /// <summary>The CRC32C (Castagnoli) of the whole object's bytes when the service states it (GCS <c>crc32c</c>, <c>x-goog-hash: crc32c=</c>).</summary>
+    public uint? Crc32c { get; init; }
+
     /// <summary>True when the object is a directory marker: a key ending in <c>/</c>.</summary>
     public bool IsDirectoryMarker => Key.EndsWith('/');
 }

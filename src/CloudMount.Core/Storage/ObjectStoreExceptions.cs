@@ -76,9 +76,15 @@ public sealed class StoreUnavailableException(string store, Exception? inner = n
 /// <summary>The service answered with something we cannot understand (a proxy's HTML page, a truncated body).</summary>
 public sealed class InvalidResponseException(string message, Exception? inner = null) : ObjectStoreException(message, inner);
 
-/// <summary>Content did not match its checksum (Content-MD5 or the ETag on a whole-object read).</summary>
-public sealed class ChecksumMismatchException(string message) : ObjectStoreException(message)
+/// <summary>
+/// Content did not match its checksum: a write the service rejected for its Content-MD5, an upload whose stored size,
+/// MD5 or CRC32C differs from what was sent, or a whole-object read whose bytes differ from the stated hash.
+/// </summary>
+/// <param name="message">One line naming the key and both values.</param>
+/// <param name="transient">True when sending again may pass (an upload: the retry sends the bytes again); false
+/// for a read whose bytes were already handed on.</param>
+public sealed class ChecksumMismatchException(string message, bool transient = true) : ObjectStoreException(message)
 {
-    /// <summary>A corrupted transfer is worth retrying.</summary>
-    public override bool IsTransient => true;
+    /// <inheritdoc/>
+    public override bool IsTransient => transient;
 }

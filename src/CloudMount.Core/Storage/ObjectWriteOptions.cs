@@ -23,7 +23,7 @@ public sealed record ObjectWriteOptions
 
     /// <summary>
     /// MD5 of the whole content (16 bytes) to send as Content-MD5 so the service rejects corrupted uploads, or <c>null</c>.
-    /// Set by <see cref="Decorators.ChecksumObjectStore"/>.
+    /// Set by <see cref="Decorators.UploadVerifyingObjectStore"/>.
     /// </summary>
     public byte[]? ContentMd5 { get; init; }
 }

@@ -23,6 +23,9 @@ public sealed record StoreConnectOptions
     /// <summary>Retry policy of the decorated store.</summary>
     public RetryPolicy Retry { get; init; } = RetryPolicy.Default;
 
+    /// <summary>How long an HTTP backend waits on a silent server (<c>--timeout</c>, <c>--idle-timeout</c>).</summary>
+    public HttpTimeouts Timeouts { get; init; } = HttpTimeouts.Default;
+
     /// <summary>Home directory for credential files; <c>null</c> for $HOME.</summary>
     public string? Home { get; init; }
 
@@ -59,7 +62,10 @@ public sealed class OpenedStore(StoreUrl url, IObjectStore store, IObjectStore b
     public ValueTask DisposeAsync() => Store.DisposeAsync();
 }
 
-/// <summary>Opens stores by URL and stacks the decorators: Retrying → Checksum → Counting → backend.</summary>
+/// <summary>
+/// Opens stores by URL and stacks the decorators: ReadVerifying → Retrying → UploadVerifying → Counting → backend.
+/// Reads are checked outside the retries (a resumed body is checked whole); uploads inside them (a mismatch is sent again).
+/// </summary>
 public static class StoreFactory
 {
     private static readonly ConcurrentDictionary<string, MemoryObjectStore> MemoryStores = new();
@@ -97,27 +103,28 @@ public static class StoreFactory
                 {
                     Endpoint = options.Endpoint,
                     Region = options.Region ?? creds.Region,
+                    Timeouts = options.Timeouts,
                 });
                 credentials = creds.Source;
                 break;
             case "http" or "https":
                 // The host is the bucket; the URL's path (unescaped) is the prefix, as for s3://.
-                backend = new Http.HttpObjectStore(publicBucket ?? new Uri($"{u.Scheme}://{u.Bucket}/"), bucketListings: publicBucket is not null);
+                backend = new Http.HttpObjectStore(publicBucket ?? new Uri($"{u.Scheme}://{u.Bucket}/"), options.Timeouts, bucketListings: publicBucket is not null);
                 break;
             case "gs":
-                var (gcs, gcsSource) = await Gcs.GcsConnector.ConnectAsync(u.Bucket, options.Endpoint, options.Anonymous, options.Home, cancellationToken).ConfigureAwait(false);
+                var (gcs, gcsSource) = await Gcs.GcsConnector.ConnectAsync(u.Bucket, options.Endpoint, options.Anonymous, options.Home, options.Timeouts, options.Logs, cancellationToken).ConfigureAwait(false);
                 backend = gcs;
                 credentials = gcsSource;
                 break;
             case "az":
-                var (containerClient, azureSource) = Azure.AzureConnector.Connect(u.Bucket, options.Endpoint, options.Anonymous);
+                var (containerClient, azureSource) = Azure.AzureConnector.Connect(u.Bucket, options.Endpoint, options.Anonymous, timeouts: options.Timeouts);
                 backend = new Azure.AzureBlobObjectStore(containerClient);
                 credentials = azureSource;
                 break;
             case "swift":
                 var auth = Swift.SwiftAuth.FromEnvironment()
                     ?? throw new StoreUrlException("no Swift credentials: set ST_AUTH, ST_USER and ST_KEY (auth v1), or OS_AUTH_URL, OS_USERNAME, OS_PASSWORD and OS_PROJECT_NAME (Keystone v3)");
-                backend = new Swift.SwiftObjectStore(u.Bucket, auth);
+                backend = new Swift.SwiftObjectStore(u.Bucket, auth, options.Timeouts);
                 credentials = auth.Source;
                 break;
             default:
@@ -128,9 +135,9 @@ public static class StoreFactory
         {
             inner.InnerRequest = kind => stats.AddRequest(kind, ok: true, TimeSpan.Zero);
         }
-        IObjectStore store = new RetryingObjectStore(
-            new ChecksumObjectStore(new CountingObjectStore(backend, stats)),
-            options.Retry, stats, options.Logs.CreateLogger("store"));
+        IObjectStore store = new ReadVerifyingObjectStore(new RetryingObjectStore(
+            new UploadVerifyingObjectStore(new CountingObjectStore(backend, stats)),
+            options.Retry.WithTimeouts(options.Timeouts), stats, options.Logs.CreateLogger("store")));
         return new OpenedStore(u, store, backend, path, stats, credentials);
     }
 
@@ -169,19 +176,54 @@ public sealed class StoreCheckException(string message, Exception? inner = null)
 
 /// <summary>
 /// Checks, before mounting, that the store answers and the credentials work: one LIST of at most one key under
-/// the prefix on the raw backend, without retries and with a deadline, so that bad input fails within seconds.
+/// the prefix on the raw backend, with a deadline, so that bad input fails within seconds. A server that answers but is
+/// busy (5xx, 429, a 503 from Swift's auth) or resets a connection is asked again a few times within the deadline, with
+/// the same random backoff as every request; one that cannot be reached or stays silent, refuses the credentials or has
+/// no such bucket fails at once.
 /// </summary>
 public static class StoreProbe
 {
+    /// <summary>
+    /// True for a failure of a server that is there: a 5xx or 429 answer, or a connection it reset or cut short. False
+    /// for one that is not (refused, unknown host, unreachable network) or stays silent (a timeout), and for refusals.
+    /// </summary>
+    private static bool Answered(ObjectStoreException e)
+    {
+        if (e is TransientStoreException) return true;
+        if (e is not ConnectionFailedException) return false;
+        for (Exception? x = e; x is not null; x = x.InnerException)
+        {
+            if (x is TimeoutException) return false;
+            if (x is System.Net.Sockets.SocketException se)
+            {
+                return se.SocketErrorCode is System.Net.Sockets.SocketError.ConnectionReset or System.Net.Sockets.SocketError.ConnectionAborted or System.Net.Sockets.SocketError.Shutdown;
+            }
+        }
+        // No socket error underneath: the connection broke inside an answer (ended early, reset mid-body).
+        return true;
+    }
+
     /// <summary>Runs the check.</summary>
     /// <exception cref="StoreCheckException">The bucket is missing, the credentials are refused, the endpoint is unreachable or does not answer in time, or it answers garbage.</exception>
     public static async Task CheckAsync(OpenedStore store, TimeSpan timeout, CancellationToken cancellationToken)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         cts.CancelAfter(timeout);
+        var busy = new RetryPolicy { MaxAttempts = 5, BaseDelay = TimeSpan.FromSeconds(0.25), MaxDelay = TimeSpan.FromSeconds(2) };
         try
         {
-            await store.Backend.ListAsync(new ListRequest(store.Url.PathAsPrefix, "/", null, 1), cts.Token).ConfigureAwait(false);
+            for (int attempt = 0; ; attempt++)
+            {
+                try
+                {
+                    await store.Backend.ListAsync(new ListRequest(store.Url.PathAsPrefix, "/", null, 1), cts.Token).ConfigureAwait(false);
+                    return;
+                }
+                catch (ObjectStoreException e) when (attempt + 1 < busy.MaxAttempts && Answered(e))
+                {
+                    await Task.Delay(busy.DelayBefore(attempt), cts.Token).ConfigureAwait(false);
+                }
+            }
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {

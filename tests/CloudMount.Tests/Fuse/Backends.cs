@@ -72,16 +72,19 @@ public sealed class AzuriteMount : SharedBucketConformance
     }
 }
 
-/// <summary>gs:// on our GCS JSON API test server, reached through STORAGE_EMULATOR_HOST as Google's libraries do.</summary>
-[TestFixture]
-public sealed class GcsMount : SharedBucketConformance
+/// <summary>
+/// gs:// on Google's Cloud Storage emulator (firebase-tools) and on our GCS JSON API test server, reached through
+/// STORAGE_EMULATOR_HOST as Google's libraries do.
+/// </summary>
+[TestFixture("emulator")]
+[TestFixture("ours")]
+public sealed class GcsMount(string kind) : SharedBucketConformance
 {
-    protected override Task<(string, string[], Dictionary<string, string?>)> PrepareAsync()
+    protected override async Task<(string, string[], Dictionary<string, string?>)> PrepareAsync()
     {
-        var server = TestServers.Gcs;
-        string bucket = $"mount-{Guid.NewGuid():n}"[..20];
-        server.CreateBucket(bucket);
+        var server = await TestServers.GcsServer(kind);
+        string bucket = server.NewBucket("mount");
         Beside = new GcsBesideClient(server, bucket);
-        return Task.FromResult(($"gs://{bucket}", Array.Empty<string>(), new Dictionary<string, string?> { ["STORAGE_EMULATOR_HOST"] = server.Endpoint.Authority }));
+        return ($"gs://{bucket}", Array.Empty<string>(), new Dictionary<string, string?> { ["STORAGE_EMULATOR_HOST"] = server.Endpoint.Authority });
     }
 }

@@ -83,21 +83,10 @@ public sealed class AzureBesideClient(AzuriteServer server, string container) : 
     public async Task DeleteAsync(string key) => await C.GetBlobClient(key).DeleteIfExistsAsync();
 }
 
-public sealed class GcsBesideClient(GcsTestServer server, string bucket) : IBesideClient
+public sealed class GcsBesideClient(IGcsServer server, string bucket) : IBesideClient
 {
-    public Task PutAsync(string key, byte[] data)
-    {
-        server.Put(bucket, key, data);
-        return Task.CompletedTask;
-    }
-
-    public Task<byte[]?> GetAsync(string key) => Task.FromResult(server.Get(bucket, key)?.Data);
-
-    public Task<List<string>> KeysAsync(string prefix) => Task.FromResult(server.Keys(bucket, prefix));
-
-    public Task DeleteAsync(string key)
-    {
-        server.Delete(bucket, key);
-        return Task.CompletedTask;
-    }
+    public Task PutAsync(string key, byte[] data) => server.PutAsync(bucket, key, data);
+    public Task<byte[]?> GetAsync(string key) => server.GetAsync(bucket, key);
+    public Task<List<string>> KeysAsync(string prefix) => server.KeysAsync(bucket, prefix);
+    public Task DeleteAsync(string key) => server.DeleteAsync(bucket, key);
 }

@@ -20,7 +20,11 @@ namespace CloudMount.Tests.Support;
 /// </summary>
 public sealed class GcsTestServer : IAsyncDisposable
 {
-    private sealed record Blob(byte[] Data, long Generation, DateTimeOffset Updated, string? ContentType, string? ContentEncoding, Dictionary<string, string> Metadata);
+    private sealed record Blob(byte[] Data, long Generation, DateTimeOffset Updated, string? ContentType, string? ContentEncoding, Dictionary<string, string> Metadata)
+    {
+        /// <summary>Composed objects have a CRC32C but no MD5, as GCS documents.</summary>
+        public bool Composite { get; init; }
+    }
 
     private sealed class Session(string bucket, JsonObject resource, long total)
     {
@@ -40,10 +44,19 @@ public sealed class GcsTestServer : IAsyncDisposable
     public ConcurrentDictionary<string, int> Requests { get; } = new();
 
     /// <summary>
-    /// When set, the next resumable chunk is cut off half-way and answered 503 with nothing stored, as when the
-    /// service loses a chunk (HttpListener cannot drop a connection outright).
+    /// When set, the next PUT to a resumable session is cut off half-way: the service keeps what it received, rounded
+    /// down to 256 KiB as GCS persists it, and answers 503 (HttpListener cannot drop a connection outright).
     /// </summary>
     public bool FailNextChunk { get; set; }
+
+    /// <summary>
+    /// When set, uploads are stored with two bytes (<c>\r\n</c>) in front of the data, as firebase-tools' emulator stored
+    /// multipart uploads whose media part carried a second header line: a server that stores other bytes than sent.
+    /// </summary>
+    public bool CorruptUploads { get; set; }
+
+    /// <summary>When set, media reads serve the stored bytes with one bit flipped (and the true hashes in x-goog-hash).</summary>
+    public bool CorruptReads { get; set; }
 
     /// <summary>The base URL, e.g. http://127.0.0.1:PORT.</summary>
     public Uri Endpoint { get; }
@@ -129,10 +142,12 @@ public sealed class GcsTestServer : IAsyncDisposable
             ["generation"] = b.Generation.ToString(CultureInfo.InvariantCulture),
             ["metageneration"] = "1",
             ["size"] = b.Data.Length.ToString(CultureInfo.InvariantCulture),
-            ["md5Hash"] = Convert.ToBase64String(MD5.HashData(b.Data)),
+            ["crc32c"] = CloudMount.Core.Storage.Crc32C.ToBase64(CloudMount.Core.Storage.Crc32C.Compute(b.Data)),
             ["updated"] = b.Updated.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture),
             ["storageClass"] = "STANDARD",
         };
+        if (!b.Composite) o["md5Hash"] = Convert.ToBase64String(MD5.HashData(b.Data));
+        else o["componentCount"] = 2;
         if (b.ContentType is { } ct) o["contentType"] = ct;
         if (b.ContentEncoding is { } ce) o["contentEncoding"] = ce;
         if (b.Metadata.Count > 0) o["metadata"] = new JsonObject(b.Metadata.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)JsonValue.Create(kv.Value))));
@@ -282,7 +297,7 @@ public sealed class GcsTestServer : IAsyncDisposable
         await JsonAsync(res, body);
     }
 
-    private static async Task MediaAsync(HttpListenerRequest req, HttpListenerResponse res, Blob blob)
+    private async Task MediaAsync(HttpListenerRequest req, HttpListenerResponse res, Blob blob)
     {
         long size = blob.Data.Length;
         long from = 0, to = size - 1;
@@ -304,12 +319,20 @@ public sealed class GcsTestServer : IAsyncDisposable
         res.ContentType = blob.ContentType ?? "application/octet-stream";
         if (blob.ContentEncoding is { } enc) res.Headers["Content-Encoding"] = enc;
         res.Headers["x-goog-generation"] = blob.Generation.ToString(CultureInfo.InvariantCulture);
-        res.Headers["x-goog-hash"] = "md5=" + Convert.ToBase64String(MD5.HashData(blob.Data));
+        res.Headers["x-goog-hash"] = "crc32c=" + CloudMount.Core.Storage.Crc32C.ToBase64(CloudMount.Core.Storage.Crc32C.Compute(blob.Data))
+            + (blob.Composite ? "" : ",md5=" + Convert.ToBase64String(MD5.HashData(blob.Data)));
         foreach (var (k, v) in blob.Metadata) res.Headers["x-goog-meta-" + k] = v;
         res.Headers["Last-Modified"] = blob.Updated.ToString("R", CultureInfo.InvariantCulture);
         if (partial) res.Headers["Content-Range"] = $"bytes {from}-{to}/{size}";
         res.ContentLength64 = to - from + 1;
-        await res.OutputStream.WriteAsync(blob.Data.AsMemory((int)from, (int)(to - from + 1)));
+        var served = blob.Data.AsMemory((int)from, (int)(to - from + 1));
+        if (CorruptReads && served.Length > 0)
+        {
+            var copy = served.ToArray();
+            copy[copy.Length / 2] ^= 0x10;
+            served = copy;
+        }
+        await res.OutputStream.WriteAsync(served);
         res.Close();
     }
 
@@ -326,6 +349,7 @@ public sealed class GcsTestServer : IAsyncDisposable
             await ErrorAsync(res, 400, "Provided MD5 hash does not match the calculated MD5 hash of the data.");
             return;
         }
+        if (CorruptUploads) data = [(byte)'\r', (byte)'\n', .. data];
         var blob = NewBlob(data, resource);
         objects[key] = blob;
         await JsonAsync(res, Resource(bucket, key, blob!));
@@ -389,8 +413,13 @@ public sealed class GcsTestServer : IAsyncDisposable
         {
             FailNextChunk = false;
             var half = new byte[Math.Max(1, req.ContentLength64 / 2)];
-            await req.InputStream.ReadAtLeastAsync(half, half.Length, throwOnEndOfStream: false);
+            int got = await req.InputStream.ReadAtLeastAsync(half, half.Length, throwOnEndOfStream: false);
             await req.InputStream.CopyToAsync(Stream.Null);
+            long start = long.Parse(range.Split(' ')[1].Split('-')[0], CultureInfo.InvariantCulture);
+            lock (session)
+            {
+                if (start == session.Received.Length) session.Received.Write(half, 0, got / (256 * 1024) * (256 * 1024));
+            }
             await ErrorAsync(res, 503, "Backend Error");
             return;
         }
@@ -469,7 +498,7 @@ public sealed class GcsTestServer : IAsyncDisposable
         }
         var resource = body["destination"] as JsonObject ?? new JsonObject();
         resource["name"] = key;
-        var blob = NewBlob(data.ToArray(), resource);
+        var blob = NewBlob(data.ToArray(), resource) with { Composite = true };
         objects[key] = blob;
         await JsonAsync(res, Resource(bucket, key, blob));
     }

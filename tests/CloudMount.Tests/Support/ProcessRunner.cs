@@ -9,6 +9,9 @@ public sealed record ProcessResult(int ExitCode, string Stdout, string Stderr, T
     /// <summary>Non-empty stderr lines.</summary>
     public string[] StderrLines => Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
+    /// <summary>True when the process was killed at its timeout.</summary>
+    public bool TimedOut => ExitCode == -1 && Stderr.Contains("[killed after", StringComparison.Ordinal);
+
     public override string ToString() => $"exit {ExitCode} after {Elapsed.TotalSeconds:0.0}s\nstdout: {Stdout}\nstderr: {Stderr}";
 }
 

@@ -207,6 +207,34 @@ public static class TestServers
     /// <summary>Our GCS JSON API server (in this process), for gs://.</summary>
     public static GcsTestServer Gcs => GcsInstance.Value;
 
+    private static readonly Lazy<Task<GcsEmulatorServer>> GcsEmulatorInstance = new(() => StartGcsEmulatorAsync());
+
+    /// <summary>Google's Cloud Storage emulator (npm firebase-tools, through tests/servers/gcs-emulator.sh), for gs://.</summary>
+    public static Task<GcsEmulatorServer> GcsEmulator => GcsEmulatorInstance.Value;
+
+    /// <summary>A GCS server by kind: "emulator" (Google's) or "ours".</summary>
+    public static async Task<IGcsServer> GcsServer(string kind) => kind == "emulator" ? await GcsEmulator : new OurGcsServer(Gcs);
+
+    private static async Task<GcsEmulatorServer> StartGcsEmulatorAsync()
+    {
+        int port = FreePortRange(1);
+        string state = Paths.NewDir("gcs-emulator");
+        string script = Path.Combine(Paths.Repo, "tests", "servers", "gcs-emulator.sh");
+        var r = await ProcessRunner.RunAsync(script, ["start", state, port.ToString()], timeout: TimeSpan.FromMinutes(3));
+        var server = new S3Server("gcs-emulator", new Uri($"http://127.0.0.1:{port}"), "", "", $"{ProcessRunner.Q(script)} stop {ProcessRunner.Q(state)}");
+        lock (Started) Started.Add(server);
+        if (r.ExitCode != 0) throw new InvalidOperationException($"the GCS emulator did not start: {r}");
+        return new GcsEmulatorServer(new Uri($"http://127.0.0.1:{port}"));
+    }
+
+    private static readonly List<string> ExtraStops = [];
+
+    /// <summary>Registers a stop command run at the end of the run (proxies and other helpers the tests start).</summary>
+    public static void OnStop(string command)
+    {
+        lock (ExtraStops) ExtraStops.Add(command);
+    }
+
     /// <summary>Stops every server this run started.</summary>
     public static async Task StopAllAsync()
     {
@@ -216,6 +244,12 @@ public static class TestServers
         foreach (var s in all)
         {
             await ProcessRunner.BashAsync(s.StopCommand, timeout: TimeSpan.FromSeconds(30));
+        }
+        List<string> extra;
+        lock (ExtraStops) extra = [.. ExtraStops];
+        foreach (var stop in extra)
+        {
+            await ProcessRunner.BashAsync(stop, timeout: TimeSpan.FromSeconds(30));
         }
     }
 

@@ -76,7 +76,7 @@ public sealed class DecoratorTests
     {
         var mem = new MemoryObjectStore("md5");
         await mem.WriteAsync("k", ObjectContent.FromBytes(new byte[5000]), ObjectWriteOptions.Default, CancellationToken.None);
-        var store = new ChecksumObjectStore(new CorruptingStore(mem));
+        var store = new ReadVerifyingObjectStore(new CorruptingStore(mem));
         await using var r = await store.ReadAsync("k", ByteRange.All, null, CancellationToken.None);
         var ex = Assert.ThrowsAsync<IOException>(() => r.Content.CopyToAsync(Stream.Null));
         Assert.That(ex!.InnerException, Is.TypeOf<ChecksumMismatchException>());
@@ -86,7 +86,7 @@ public sealed class DecoratorTests
     public async Task Writes_send_content_md5()
     {
         var recorder = new RecordingStore(new MemoryObjectStore("md5w"));
-        var store = new ChecksumObjectStore(recorder);
+        var store = new UploadVerifyingObjectStore(recorder);
         var data = new byte[777];
         new Random(8).NextBytes(data);
         await store.WriteAsync("k", ObjectContent.FromBytes(data), ObjectWriteOptions.Default, CancellationToken.None);
@@ -96,10 +96,10 @@ public sealed class DecoratorTests
     [Test]
     public void Md5_is_read_only_from_plain_md5_etags()
     {
-        Assert.That(ChecksumObjectStore.Md5FromETag("\"0123456789abcdef0123456789abcdef\""), Has.Length.EqualTo(16));
-        Assert.That(ChecksumObjectStore.Md5FromETag("\"0123456789abcdef0123456789abcdef-5\""), Is.Null);
-        Assert.That(ChecksumObjectStore.Md5FromETag("W/\"abc\""), Is.Null);
-        Assert.That(ChecksumObjectStore.Md5FromETag(null), Is.Null);
+        Assert.That(UploadVerifyingObjectStore.Md5FromETag("\"0123456789abcdef0123456789abcdef\""), Has.Length.EqualTo(16));
+        Assert.That(UploadVerifyingObjectStore.Md5FromETag("\"0123456789abcdef0123456789abcdef-5\""), Is.Null);
+        Assert.That(UploadVerifyingObjectStore.Md5FromETag("W/\"abc\""), Is.Null);
+        Assert.That(UploadVerifyingObjectStore.Md5FromETag(null), Is.Null);
     }
 
     private sealed class CorruptingStore(IObjectStore inner) : DelegatingObjectStore(inner)
@@ -123,6 +123,48 @@ public sealed class DecoratorTests
         {
             LastOptions = options;
             return base.WriteAsync(key, content, options, ct);
+        }
+    }
+}
+
+public sealed class ChecksumTests
+{
+    [Test]
+    public void Crc32c_matches_the_rfc_3720_check_value_and_combines_parts()
+    {
+        Assert.That(CloudMount.Core.Storage.Crc32C.Compute("123456789"u8), Is.EqualTo(0xE3069283u));
+        var data = new byte[100_003];
+        new Random(4).NextBytes(data);
+        uint whole = CloudMount.Core.Storage.Crc32C.Compute(data);
+        foreach (int cut in new[] { 0, 1, 7, 50_000, 100_002, 100_003 })
+        {
+            uint a = CloudMount.Core.Storage.Crc32C.Compute(data.AsSpan(0, cut)), b = CloudMount.Core.Storage.Crc32C.Compute(data.AsSpan(cut));
+            Assert.That(CloudMount.Core.Storage.Crc32C.Combine(a, b, data.Length - cut), Is.EqualTo(whole), $"cut at {cut}");
+        }
+        Assert.That(CloudMount.Core.Storage.Crc32C.FromBase64(CloudMount.Core.Storage.Crc32C.ToBase64(whole)), Is.EqualTo(whole));
+    }
+
+    [Test]
+    public async Task An_upload_whose_stored_size_or_md5_differs_fails_with_both_values_and_is_retried()
+    {
+        var mem = new MemoryObjectStore("verify");
+        int calls = 0;
+        var store = new RetryingObjectStore(new UploadVerifyingObjectStore(new SizeLiar(mem, () => ++calls <= 2)), new RetryPolicy { MaxAttempts = 3, BaseDelay = TimeSpan.FromMilliseconds(1), MaxDelay = TimeSpan.FromMilliseconds(2) });
+        var data = new byte[1000];
+        var info = await store.WriteAsync("k", ObjectContent.FromBytes(data), ObjectWriteOptions.Default, CancellationToken.None);
+        Assert.That((calls, info.Size), Is.EqualTo((3, 1000L)), "two mismatches retried, the third upload checked out");
+        calls = -100;
+        var e = Assert.ThrowsAsync<ChecksumMismatchException>(() => store.WriteAsync("k2", ObjectContent.FromBytes(data), ObjectWriteOptions.Default, CancellationToken.None));
+        Assert.That(e!.Message, Does.Contain("k2").And.Contain("stored 1002 bytes, we sent 1000"));
+    }
+
+    /// <summary>Reports two bytes more than were written while <c>lie</c> says so.</summary>
+    private sealed class SizeLiar(IObjectStore inner, Func<bool> lie) : DelegatingObjectStore(inner)
+    {
+        public override async Task<ObjectInfo> WriteAsync(string key, ObjectContent content, ObjectWriteOptions options, CancellationToken ct)
+        {
+            var info = await base.WriteAsync(key, content, options, ct);
+            return lie() ? info with { Size = info.Size + 2 } : info;
         }
     }
 }

@@ -34,13 +34,14 @@ public sealed class AzureBlobObjectStore : IObjectStore
     }
 
     /// <summary>
-    /// Options every client of ours uses: no SDK retries (ours retry), short network timeout per try.
+    /// Options every client of ours uses: no SDK retries (ours retry), and our HTTP transport, whose stall guard fails a
+    /// request on a silent server within <paramref name="timeouts"/>.
     /// </summary>
-    public static BlobClientOptions ClientOptions()
+    public static BlobClientOptions ClientOptions(HttpTimeouts timeouts)
     {
-        var options = new BlobClientOptions();
+        var options = new BlobClientOptions { Transport = new global::Azure.Core.Pipeline.HttpClientTransport(StoreHttp.CreateClient(timeouts)) };
         options.Retry.MaxRetries = 0;
-        options.Retry.NetworkTimeout = TimeSpan.FromMinutes(2);
+        options.Retry.NetworkTimeout = Timeout.InfiniteTimeSpan;
         return options;
     }
 
@@ -83,6 +84,8 @@ public sealed class AzureBlobObjectStore : IObjectStore
                     (408 or 429 or >= 500, _) => new TransientStoreException($"{where}: {r.Status} {r.ErrorCode}", e),
                     _ => new InvalidResponseException($"{where}: {r.Status} {r.ErrorCode}: {FirstLine(r.Message)}", e),
                 };
+            case TaskCanceledException { InnerException: TimeoutException t }:
+                return new ConnectionFailedException(t.Message, e);
             case RequestFailedException or AggregateException or HttpRequestException or IOException or TimeoutException:
                 return new ConnectionFailedException($"cannot reach {_container.Uri.GetLeftPart(UriPartial.Authority)}: {FirstLine((e.InnerException ?? e).Message)}", e);
         }
@@ -225,6 +228,8 @@ public sealed class AzureBlobObjectStore : IObjectStore
             ContentType = d.ContentType,
             ContentEncoding = d.ContentEncoding,
             Metadata = MetadataOf(d.Metadata),
+            // A whole-blob read carries the blob's stored Content-MD5 (a range read carries none).
+            Md5 = offset == 0 && d.ContentLength == total && d.ContentHash is { Length: 16 } h ? Convert.ToHexStringLower(h) : null,
         };
         return new ObjectReadResult(r.Content, info, new ByteRange(offset, d.ContentLength));
     }
@@ -266,6 +271,8 @@ public sealed class AzureBlobObjectStore : IObjectStore
                 ContentType = options.ContentType,
                 ContentEncoding = options.ContentEncoding,
                 Metadata = options.Metadata,
+                // Put Blob answers the MD5 the service computed of what it stored; a block upload's hash is not the content's.
+                Md5 = content.Length <= Capabilities.MaxSinglePutBytes && r.Value.ContentHash is { Length: 16 } h ? Convert.ToHexStringLower(h) : null,
             };
         }
         catch (Exception e)

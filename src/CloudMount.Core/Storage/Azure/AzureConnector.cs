@@ -14,13 +14,13 @@ namespace CloudMount.Core.Storage.Azure;
 /// </summary>
 public static class AzureConnector
 {
-    /// <summary>The container client and where its credentials came from.</summary>
+    /// <summary>The container client and where its credentials came from; requests go through <see cref="StoreHttp"/>'s stall guard.</summary>
     /// <exception cref="StoreUrlException">Not enough to name an endpoint.</exception>
-    public static (BlobContainerClient Container, string Source) Connect(string container, Uri? endpoint, bool anonymous, Func<string, string?>? env = null)
+    public static (BlobContainerClient Container, string Source) Connect(string container, Uri? endpoint, bool anonymous, Func<string, string?>? env = null, HttpTimeouts? timeouts = null)
     {
         env ??= Environment.GetEnvironmentVariable;
         string? Get(string name) => env(name) is { Length: > 0 } v ? v : null;
-        var options = AzureBlobObjectStore.ClientOptions();
+        var options = AzureBlobObjectStore.ClientOptions(timeouts ?? HttpTimeouts.Default);
         string? account = Get("AZURE_STORAGE_ACCOUNT");
         if (!anonymous && Get("AZURE_STORAGE_CONNECTION_STRING") is { } connection)
         {

@@ -162,9 +162,11 @@ public sealed class RetryingObjectStore : DelegatingObjectStore
                     await _current.DisposeAsync().ConfigureAwait(false);
                     _current = Stream.Null;
                     await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-                    var next = await owner.Inner.ReadAsync(key, new ByteRange(_position, _end - _position), etag, cancellationToken).ConfigureAwait(false);
-                    _current = next.Content;
                 }
+                // The rest of the body, as a request of its own: retried and counted by the breaker like any other.
+                long from = _position;
+                var next = await owner.Run(ct => owner.Inner.ReadAsync(key, new ByteRange(from, _end - from), etag, ct), cancellationToken).ConfigureAwait(false);
+                _current = next.Content;
             }
         }
 

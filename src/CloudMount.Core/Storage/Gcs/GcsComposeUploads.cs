@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
 
 namespace CloudMount.Core.Storage.Gcs;
 
@@ -9,9 +10,15 @@ namespace CloudMount.Core.Storage.Gcs;
 /// The mount's streaming uploads on GCS, whose JSON API has no multipart upload of parts: each part is uploaded as
 /// a temporary object under <c>.cloudmount-parts/UPLOAD/</c>, and completing composes them into the object
 /// (objects.compose takes up to 32 sources, so larger uploads compose in two rounds), then deletes the temporary
-/// objects. Until then the object itself does not change. Aborting deletes the parts.
+/// objects. Until then the object itself does not change. Aborting deletes the parts. Completing again after a failure
+/// (the retry decorator does) skips the composes already done.
 /// </summary>
-internal sealed class GcsComposeUploads(GcsObjectStore store) : IMultipartUploads
+/// <remarks>
+/// A server without objects.compose (firebase-tools' emulator answers 501) is noticed at the first completion, said so
+/// in a debug line, and from then on the parts are only noted (no request) and completing sends their concatenation,
+/// read from the staged file, as one upload of the whole object, which every server has.
+/// </remarks>
+internal sealed class GcsComposeUploads(GcsObjectStore store, ILogger logger) : IMultipartUploads
 {
     /// <summary>Sources per objects.compose call (Google's documented limit).</summary>
     public const int ComposeLimit = 32;
@@ -19,17 +26,27 @@ internal sealed class GcsComposeUploads(GcsObjectStore store) : IMultipartUpload
     /// <summary>The folder temporary parts live in.</summary>
     public const string PartsFolder = ".cloudmount-parts/";
 
+    /// <summary>0 unknown, 1 compose works, 2 the server has none.</summary>
+    private int _compose;
+
+    private bool NoCompose => Volatile.Read(ref _compose) == 2;
+
     public long MinPartBytes => 1;
 
     /// <summary>Two rounds of 32.</summary>
     public int MaxParts => ComposeLimit * ComposeLimit;
 
     public Task<IMultipartUpload> StartAsync(string key, ObjectWriteOptions options, CancellationToken cancellationToken) =>
-        Task.FromResult<IMultipartUpload>(new Upload(store, key, options, Guid.NewGuid().ToString("n")[..16]));
+        Task.FromResult<IMultipartUpload>(new Upload(this, key, options, Guid.NewGuid().ToString("n")[..16]));
 
-    private sealed class Upload(GcsObjectStore store, string key, ObjectWriteOptions options, string id) : IMultipartUpload
+    private sealed class Upload(GcsComposeUploads owner, string key, ObjectWriteOptions options, string id) : IMultipartUpload
     {
         private readonly ConcurrentDictionary<string, bool> _temporary = new();
+        private readonly ConcurrentDictionary<int, ObjectContent> _contents = new();
+        private readonly ConcurrentDictionary<int, bool> _intermediate = new();
+        private ObjectInfo? _done;
+
+        private GcsObjectStore Store => owner._store;
 
         public string Key => key;
 
@@ -37,46 +54,134 @@ internal sealed class GcsComposeUploads(GcsObjectStore store) : IMultipartUpload
 
         public async Task UploadPartAsync(int partNumber, ObjectContent content, CancellationToken cancellationToken)
         {
+            _contents[partNumber] = content;
+            if (owner.NoCompose) return;
             _temporary[Part(partNumber)] = true;
-            await store.WriteAsync(Part(partNumber), content, new ObjectWriteOptions { ContentMd5 = await Md5Async(content, cancellationToken).ConfigureAwait(false) }, cancellationToken).ConfigureAwait(false);
-        }
-
-        private static async Task<byte[]> Md5Async(ObjectContent content, CancellationToken ct)
-        {
-            await using var s = content.OpenRead();
-            return await System.Security.Cryptography.MD5.HashDataAsync(s, ct).ConfigureAwait(false);
+            var (md5, _) = await ContentHasher.HashAsync(content, md5: true, cancellationToken).ConfigureAwait(false);
+            await Store.WriteAsync(Part(partNumber), content, new ObjectWriteOptions { ContentMd5 = Convert.FromHexString(md5!) }, cancellationToken).ConfigureAwait(false);
         }
 
         public async Task<ObjectInfo> CompleteAsync(int parts, long totalBytes, CancellationToken cancellationToken)
+        {
+            if (_done is null)
+            {
+                if (!owner.NoCompose)
+                {
+                    try
+                    {
+                        _done = await ComposeAllAsync(parts, cancellationToken).ConfigureAwait(false);
+                        Volatile.Write(ref owner._compose, 1);
+                    }
+                    catch (InvalidResponseException e) when (e.Message.Contains(" 501 ", StringComparison.Ordinal) && Volatile.Read(ref owner._compose) != 1)
+                    {
+                        Volatile.Write(ref owner._compose, 2);
+                        owner._logger.LogDebug("{Store}: the server has no objects.compose ({Error}; firebase-tools' emulator has none): large files go up whole at close instead of in composed parts", Store.Name, e.Message);
+                    }
+                }
+                if (_done is null)
+                {
+                    var whole = new ConcatContent(Enumerable.Range(1, parts).Select(p => _contents.TryGetValue(p, out var c) ? c
+                        : throw new InvalidOperationException($"part {p} of {key} was never uploaded")).ToList());
+                    Store.InnerRequest?.Invoke(Decorators.RequestKind.Put);
+                    _done = await Store.WriteAsync(key, whole, options, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            try
+            {
+                await AbortAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is ObjectStoreException or OperationCanceledException)
+            {
+                owner._logger.LogWarning("{Store}: temporary parts of {Key} under {Folder}{Id}/ were not all deleted: {Error}", Store.Name, key, PartsFolder, id, e.Message);
+            }
+            return _done;
+        }
+
+        private async Task<ObjectInfo> ComposeAllAsync(int parts, CancellationToken cancellationToken)
         {
             var sources = Enumerable.Range(1, parts).Select(Part).ToList();
             // First round: groups of 32 into intermediate objects, when there are more than 32 parts.
             if (sources.Count > ComposeLimit)
             {
                 var groups = sources.Chunk(ComposeLimit).ToList();
-                var intermediate = new string[groups.Count];
+                var intermediate = Enumerable.Range(0, groups.Count).Select(i => $"{PartsFolder}{id}/c{i:D3}").ToArray();
                 await Parallel.ForEachAsync(Enumerable.Range(0, groups.Count), cancellationToken, async (i, ct) =>
                 {
-                    intermediate[i] = $"{PartsFolder}{id}/c{i:D3}";
+                    if (_intermediate.ContainsKey(i)) return;
                     _temporary[intermediate[i]] = true;
-                    await store.ComposeAsync(groups[i], intermediate[i], ObjectWriteOptions.Default, ct).ConfigureAwait(false);
+                    await Store.ComposeAsync(groups[i], intermediate[i], ObjectWriteOptions.Default, ct).ConfigureAwait(false);
+                    _intermediate[i] = true;
                 }).ConfigureAwait(false);
                 sources = [.. intermediate];
             }
-            var info = await store.ComposeAsync(sources, key, options, cancellationToken).ConfigureAwait(false);
-            await AbortAsync(cancellationToken).ConfigureAwait(false);
-            if (info.Size != totalBytes) throw new InvalidResponseException($"{store.Name}/{key}: composed {info.Size} bytes, expected {totalBytes}");
-            return info;
+            return await Store.ComposeAsync(sources, key, options, cancellationToken).ConfigureAwait(false);
         }
 
         public async Task AbortAsync(CancellationToken cancellationToken)
         {
             await Parallel.ForEachAsync(_temporary.Keys, cancellationToken, async (k, ct) =>
             {
-                store.InnerRequest?.Invoke(Decorators.RequestKind.Delete);
-                await store.DeleteAsync(k, ct).ConfigureAwait(false);
+                Store.InnerRequest?.Invoke(Decorators.RequestKind.Delete);
+                await Store.DeleteAsync(k, ct).ConfigureAwait(false);
+                _temporary.TryRemove(k, out _);
             }).ConfigureAwait(false);
-            _temporary.Clear();
+        }
+    }
+
+    private readonly GcsObjectStore _store = store;
+    private readonly ILogger _logger = logger;
+
+    /// <summary>Parts end to end, read at upload time (from the staged file they are slices of).</summary>
+    private sealed class ConcatContent(IReadOnlyList<ObjectContent> parts) : ObjectContent
+    {
+        public override long Length { get; } = parts.Sum(p => p.Length);
+
+        public override Stream OpenRead(long offset, long count)
+        {
+            CheckRange(offset, count);
+            return new ConcatStream(parts, offset, count);
+        }
+    }
+
+    private sealed class ConcatStream(IReadOnlyList<ObjectContent> parts, long offset, long count) : ReadOnlyStreamBase
+    {
+        private int _part = -1;
+        private long _left = count;
+        private long _skip = offset;
+        private Stream? _current;
+
+        protected override async ValueTask<int> ReadCoreAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+        {
+            while (_left > 0)
+            {
+                if (_current is null)
+                {
+                    if (++_part >= parts.Count) return 0;
+                    var p = parts[_part];
+                    if (_skip >= p.Length)
+                    {
+                        _skip -= p.Length;
+                        continue;
+                    }
+                    _current = p.OpenRead(_skip, Math.Min(p.Length - _skip, _left));
+                    _skip = 0;
+                }
+                int n = await _current.ReadAsync(buffer[..(int)Math.Min(buffer.Length, _left)], cancellationToken).ConfigureAwait(false);
+                if (n > 0)
+                {
+                    _left -= n;
+                    return n;
+                }
+                await _current.DisposeAsync().ConfigureAwait(false);
+                _current = null;
+            }
+            return 0;
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) _current?.Dispose();
+            base.Dispose(disposing);
         }
     }
 }
@@ -87,7 +192,7 @@ public sealed partial class GcsObjectStore : IReportsInnerRequests
     public Action<Decorators.RequestKind>? InnerRequest { get; set; }
 
     /// <inheritdoc/>
-    public IMultipartUploads Multipart => _multipart ??= new GcsComposeUploads(this);
+    public IMultipartUploads Multipart => _multipart ??= new GcsComposeUploads(this, _logger);
 
     private GcsComposeUploads? _multipart;
 

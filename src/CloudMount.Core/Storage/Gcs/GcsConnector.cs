@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Google.Apis.Auth.OAuth2;
 
 namespace CloudMount.Core.Storage.Gcs;
@@ -17,13 +18,15 @@ public static class GcsConnector
 
     /// <summary>The store and where its credentials came from.</summary>
     /// <exception cref="AccessDeniedException">No credentials found, or a secret file that cannot be read.</exception>
-    public static async Task<(GcsObjectStore Store, string Source)> ConnectAsync(string bucket, Uri? endpoint, bool anonymous, string? home, CancellationToken ct)
+    public static async Task<(GcsObjectStore Store, string Source)> ConnectAsync(string bucket, Uri? endpoint, bool anonymous, string? home,
+        HttpTimeouts timeouts, Microsoft.Extensions.Logging.ILoggerFactory logs, CancellationToken ct)
     {
+        var log = logs.CreateLogger("gcs");
         string? emulator = Environment.GetEnvironmentVariable("STORAGE_EMULATOR_HOST") is { Length: > 0 } e ? e : null;
         var api = endpoint ?? (emulator is not null ? new Uri(emulator.Contains("://", StringComparison.Ordinal) ? emulator : "http://" + emulator) : new Uri("https://storage.googleapis.com"));
         if (anonymous || (endpoint is null && emulator is not null))
         {
-            return (new GcsObjectStore(bucket, api, _ => Task.FromResult<string?>(null)), anonymous ? "anonymous" : $"none (STORAGE_EMULATOR_HOST {emulator})");
+            return (new GcsObjectStore(bucket, api, _ => Task.FromResult<string?>(null), timeouts: timeouts, logger: log), anonymous ? "anonymous" : $"none (STORAGE_EMULATOR_HOST {emulator})");
         }
         GoogleCredential credential;
         string source;
@@ -51,6 +54,6 @@ public static class GcsConnector
             throw new AccessDeniedException($"no usable Google credentials for gs://{bucket}: {ex.Message.Split('\n')[0]} (set GOOGLE_APPLICATION_CREDENTIALS, put a key in ~/.cloudvolume/secrets/google-secret.json, or use --no-sign-request)", ex);
         }
         var access = (ITokenAccess)credential.CreateScoped(Scope);
-        return (new GcsObjectStore(bucket, api, async token => await access.GetAccessTokenForRequestAsync(cancellationToken: token).ConfigureAwait(false)), source);
+        return (new GcsObjectStore(bucket, api, async token => await access.GetAccessTokenForRequestAsync(cancellationToken: token).ConfigureAwait(false), timeouts: timeouts, logger: log), source);
     }
 }

@@ -18,26 +18,17 @@ public sealed class HttpObjectStore : IObjectStore, IReportsInnerRequests
 
     /// <summary>Creates a store whose keys are paths under <paramref name="baseUrl"/>.</summary>
     /// <param name="baseUrl">An http or https URL; a trailing slash is added.</param>
-    /// <param name="timeout">Per-request timeout.</param>
+    /// <param name="timeouts">How long to wait on a silent server; default <see cref="HttpTimeouts.Default"/>.</param>
     /// <param name="bucketListings">
     /// <paramref name="baseUrl"/> is a bucket of an S3-style public endpoint (CloudFiles' <c>use_https</c>:
     /// <c>https://s3.amazonaws.com/BUCKET/</c>, <c>https://storage.googleapis.com/BUCKET/</c>), listed with
     /// <c>GET /BUCKET?prefix=P&amp;delimiter=/</c> (ListBucketResult XML) instead of index pages.
     /// </param>
-    public HttpObjectStore(Uri baseUrl, TimeSpan? timeout = null, bool bucketListings = false)
+    public HttpObjectStore(Uri baseUrl, HttpTimeouts? timeouts = null, bool bucketListings = false)
     {
         _bucketListings = bucketListings;
         _base = new Uri(baseUrl.AbsoluteUri.EndsWith('/') ? baseUrl.AbsoluteUri : baseUrl.AbsoluteUri + "/");
-        _http = new HttpClient(new SocketsHttpHandler
-        {
-            ConnectTimeout = TimeSpan.FromSeconds(10),
-            AutomaticDecompression = DecompressionMethods.None,
-            AllowAutoRedirect = false,
-            MaxConnectionsPerServer = 64,
-        })
-        {
-            Timeout = timeout ?? TimeSpan.FromMinutes(5),
-        };
+        _http = StoreHttp.CreateClient(timeouts ?? HttpTimeouts.Default, allowRedirects: false);
         Name = _base.AbsoluteUri.TrimEnd('/');
     }
 

@@ -37,7 +37,8 @@ internal static class S3ErrorTranslator
             }
             if (x is TimeoutException or TaskCanceledException)
             {
-                return new ConnectionFailedException($"request to {endpoint} timed out", e);
+                var reason = x as TimeoutException ?? x.InnerException as TimeoutException;
+                return new ConnectionFailedException(reason?.Message ?? $"request to {endpoint} timed out", e);
             }
             if (x is IOException io)
             {

@@ -9,7 +9,13 @@ namespace CloudMount.Core.Storage.S3;
 /// S3 multipart uploads (CreateMultipartUpload, UploadPart with Content-MD5, CompleteMultipartUpload,
 /// AbortMultipartUpload), per the S3 API reference: parts of 5 MiB to 5 GiB but the last, at most 10,000.
 /// </summary>
-internal sealed class S3MultipartUploads(AmazonS3Client client, string bucket, Func<Exception, string?, Exception> fail, bool unsignedPayload) : IMultipartUploads
+/// <remarks>
+/// A completed upload is HEADed: its size, and its ETag against the one S3 gives a multipart object (the MD5 of the
+/// parts' MD5s, then <c>-N</c>), so an object assembled from other parts than ours is a failed upload. A completion
+/// retried after its answer was lost finds the upload gone (NoSuchUpload); the object is then ours if the HEAD says so.
+/// </remarks>
+internal sealed class S3MultipartUploads(AmazonS3Client client, string bucket, Func<Exception, string?, Exception> fail, bool unsignedPayload,
+    Func<string, CancellationToken, Task<ObjectInfo?>> head) : IMultipartUploads
 {
     public long MinPartBytes => 5 * Bytes.MiB;
 
@@ -124,6 +130,9 @@ internal sealed class S3MultipartUploads(AmazonS3Client client, string bucket, F
             {
                 list.Add(new PartETag(i, _etags.TryGetValue(i, out var etag) ? etag : throw new InvalidOperationException($"part {i} of {key} was not uploaded")));
             }
+            // S3's multipart ETag: MD5 of the concatenated binary MD5s of the parts, then "-" and the part count.
+            string expected = ExpectedETag(list);
+            string? completed = null;
             try
             {
                 var done = await owner._client.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
@@ -133,18 +142,41 @@ internal sealed class S3MultipartUploads(AmazonS3Client client, string bucket, F
                     UploadId = uploadId,
                     PartETags = list,
                 }, cancellationToken).ConfigureAwait(false);
-                return new ObjectInfo(key, totalBytes, done.ETag, S3ObjectStore.TruncatedNow())
-                {
-                    ContentType = options.ContentType,
-                    ContentEncoding = options.ContentEncoding,
-                    Metadata = options.Metadata,
-                };
+                completed = done.ETag;
+            }
+            catch (AmazonS3Exception e) when (e.ErrorCode == "NoSuchUpload")
+            {
+                // Completed by an earlier attempt whose answer was lost, or never there: the object tells which.
             }
             catch (Exception e)
             {
                 throw owner._fail(e, key);
             }
+            var info = await owner._head(key, cancellationToken).ConfigureAwait(false);
+            string? stored = info?.ETag?.Trim('"');
+            if (info is null || (completed is null && stored != expected))
+            {
+                throw new ObjectNotFoundException(key);
+            }
+            if (expected.Length > 0 && stored is not null && stored.Contains('-', StringComparison.Ordinal) && stored != expected)
+            {
+                throw new ChecksumMismatchException($"multipart upload of {key} to s3://{owner._bucket}: the service stored ETag {stored}, our parts give {expected}");
+            }
+            return info with { ContentType = info.ContentType ?? options.ContentType };
         }
+
+        private static string ExpectedETag(List<PartETag> parts)
+        {
+            var md5s = new byte[parts.Count * 16];
+            for (int i = 0; i < parts.Count; i++)
+            {
+                if (UploadVerifyingMd5(parts[i].ETag) is not { } md5) return "";
+                md5.CopyTo(md5s, i * 16);
+            }
+            return $"{Convert.ToHexStringLower(MD5.HashData(md5s))}-{parts.Count}";
+        }
+
+        private static byte[]? UploadVerifyingMd5(string? etag) => Decorators.UploadVerifyingObjectStore.Md5FromETag(etag);
 
         public async Task AbortAsync(CancellationToken cancellationToken)
         {
@@ -163,4 +195,5 @@ internal sealed class S3MultipartUploads(AmazonS3Client client, string bucket, F
     private readonly string _bucket = bucket;
     private readonly Func<Exception, string?, Exception> _fail = fail;
     private readonly bool _unsignedPayload = unsignedPayload;
+    private readonly Func<string, CancellationToken, Task<ObjectInfo?>> _head = head;
 }

@@ -35,8 +35,9 @@ public sealed class S3ObjectStore : IObjectStore
         var config = new AmazonS3Config
         {
             MaxErrorRetry = 0,
-            Timeout = options.RequestTimeout,
-            ConnectTimeout = options.ConnectTimeout,
+            // No overall deadline: the stall guard of our handler bounds every wait on the server instead.
+            Timeout = ClientConfig.MaxTimeout,
+            HttpClientFactory = new GuardedHttpClients(options.Timeouts),
             // Checksums the SDK adds by default (CRC32 trailers, aws-chunked) are not understood by many
             // S3-compatible servers; we send Content-MD5 ourselves.
             RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
@@ -59,11 +60,23 @@ public sealed class S3ObjectStore : IObjectStore
         }
         _client = new AmazonS3Client(credentials, config);
         Name = $"s3://{bucket}";
-        Multipart = new S3MultipartUploads(_client, bucket, (e, key) => Fail(e, key), UnsignedPayload);
+        Multipart = new S3MultipartUploads(_client, bucket, (e, key) => Fail(e, key), UnsignedPayload, HeadAsync);
     }
 
     /// <inheritdoc/>
     public IMultipartUploads Multipart { get; }
+
+    /// <summary>The SDK's HTTP clients: ours, with the stall guard (<see cref="StoreHttp"/>), cached by the SDK.</summary>
+    private sealed class GuardedHttpClients(HttpTimeouts timeouts) : HttpClientFactory
+    {
+        public override HttpClient CreateHttpClient(IClientConfig clientConfig) => StoreHttp.CreateClient(timeouts);
+
+        public override bool UseSDKHttpClientCaching(IClientConfig clientConfig) => true;
+
+        public override bool DisposeHttpClientsAfterUse(IClientConfig clientConfig) => false;
+
+        public override string GetConfigUniqueString(IClientConfig clientConfig) => $"cloudmount-{timeouts.FirstByte.Ticks}-{timeouts.Idle.Ticks}-{timeouts.Connect.Ticks}";
+    }
 
     /// <summary>
     /// Over HTTPS, bodies are sent as UNSIGNED-PAYLOAD: Content-MD5 and TLS protect them, and the SDK skips a
@@ -99,6 +112,11 @@ public sealed class S3ObjectStore : IObjectStore
     }
 
     /// <inheritdoc/>
+    /// <remarks>
+    /// Asks for <c>encoding-type=url</c> (as rclone's <c>--s3-list-url-encode</c> does), so keys with characters XML 1.0
+    /// cannot carry (<c>\x01</c>) are listed instead of failing the page (Swift's s3api answers 500 without it); the SDK
+    /// decodes keys and prefixes of such answers, and a server that ignores the request answers plain keys, which read the same.
+    /// </remarks>
     public async Task<ListPage> ListAsync(ListRequest request, CancellationToken cancellationToken)
     {
         ListObjectsV2Response r;
@@ -111,14 +129,18 @@ public sealed class S3ObjectStore : IObjectStore
                 Delimiter = request.Delimiter,
                 ContinuationToken = request.PageToken,
                 MaxKeys = Math.Clamp(request.MaxKeys, 1, 1000),
+                Encoding = EncodingType.Url,
             }, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e)
         {
             throw Fail(e, null);
         }
-        var objects = (r.S3Objects ?? []).Select(o => new ObjectInfo(o.Key, o.Size ?? 0, o.ETag, Utc(o.LastModified))).ToList();
-        var prefixes = r.CommonPrefixes ?? [];
+        // The SDK hands encoded keys on as they are: decode them as botocore does (unquote_plus; S3 sends a literal '+' as %2B).
+        bool encoded = r.Encoding == EncodingType.Url;
+        string Key(string k) => encoded ? Uri.UnescapeDataString(k.Replace('+', ' ')) : k;
+        var objects = (r.S3Objects ?? []).Select(o => new ObjectInfo(Key(o.Key), o.Size ?? 0, o.ETag, Utc(o.LastModified))).ToList();
+        var prefixes = (r.CommonPrefixes ?? []).Select(Key).ToList();
         string? next = r.IsTruncated == true ? r.NextContinuationToken : null;
         if (r.IsTruncated == true && string.IsNullOrEmpty(next))
         {

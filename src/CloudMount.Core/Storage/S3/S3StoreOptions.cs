@@ -27,9 +27,9 @@ public sealed record S3StoreOptions
     /// <summary>Parts of one multipart upload sent at once.</summary>
     public int UploadConcurrency { get; init; } = 4;
 
-    /// <summary>How long to wait for a TCP connection before the request fails (and is retried).</summary>
-    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
-
-    /// <summary>How long one request may take before it fails (and is retried).</summary>
-    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromMinutes(5);
+    /// <summary>
+    /// How long to wait on a silent server (to connect, for the first byte of an answer, inside a body) before the
+    /// request fails (and is retried); the SDK sends through <see cref="StoreHttp"/>'s handler.
+    /// </summary>
+    public HttpTimeouts Timeouts { get; init; } = HttpTimeouts.Default;
 }

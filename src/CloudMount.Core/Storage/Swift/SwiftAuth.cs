@@ -24,7 +24,8 @@ public abstract record SwiftAuth
 
     /// <summary>Gets a fresh token.</summary>
     /// <exception cref="AccessDeniedException">The service refused the credentials (401/403).</exception>
-    /// <exception cref="ConnectionFailedException">The auth service could not be reached.</exception>
+    /// <exception cref="ConnectionFailedException">The auth service could not be reached or stayed silent.</exception>
+    /// <exception cref="TransientStoreException">The auth service answered 408, 429 or 5xx.</exception>
     /// <exception cref="InvalidResponseException">The answer lacked the token or the storage URL.</exception>
     public abstract Task<SwiftSession> AuthenticateAsync(HttpClient http, CancellationToken cancellationToken);
 
@@ -58,6 +59,34 @@ public abstract record SwiftAuth
     }
 
     internal static ConnectionFailedException Unreachable(Uri url, Exception e) => new($"cannot reach {url.GetLeftPart(UriPartial.Authority)}: {e.Message}", e);
+
+    /// <summary>
+    /// Sends an auth request: a refused, reset or silent connection is <see cref="ConnectionFailedException"/>, and an
+    /// answer of 408, 429 or 5xx (a busy proxy) is <see cref="TransientStoreException"/>, both retried like any request.
+    /// </summary>
+    internal static async Task<HttpResponseMessage> SendAuthAsync(HttpClient http, HttpRequestMessage request, Uri url, string what, CancellationToken ct)
+    {
+        HttpResponseMessage r;
+        try
+        {
+            r = await http.SendAsync(request, ct).ConfigureAwait(false);
+        }
+        catch (HttpRequestException e)
+        {
+            throw Unreachable(url, e);
+        }
+        catch (TaskCanceledException e) when (!ct.IsCancellationRequested)
+        {
+            throw Unreachable(url, e);
+        }
+        int status = (int)r.StatusCode;
+        if (status is 408 or 429 or >= 500)
+        {
+            r.Dispose();
+            throw new TransientStoreException($"{what} at {url} answered {status} {r.ReasonPhrase}");
+        }
+        return r;
+    }
 }
 
 /// <summary>Auth v1: GET the auth URL with X-Auth-User and X-Auth-Key; the answer's X-Storage-Url and X-Auth-Token.</summary>
@@ -72,16 +101,7 @@ public sealed record SwiftV1Auth(Uri AuthUrl, string User, string Key) : SwiftAu
         using var request = new HttpRequestMessage(HttpMethod.Get, AuthUrl);
         request.Headers.Add("X-Auth-User", User);
         request.Headers.Add("X-Auth-Key", Key);
-        HttpResponseMessage r;
-        try
-        {
-            r = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
-        }
-        catch (HttpRequestException e)
-        {
-            throw Unreachable(AuthUrl, e);
-        }
-        using (r)
+        using (var r = await SendAuthAsync(http, request, AuthUrl, "Swift auth", cancellationToken).ConfigureAwait(false))
         {
             if (r.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
             {
@@ -138,16 +158,8 @@ public sealed record SwiftKeystoneV3(Uri AuthUrl, string User, string Password, 
     {
         string path = AuthUrl.AbsolutePath.TrimEnd('/');
         var tokens = new Uri(AuthUrl, (path.EndsWith("/v3", StringComparison.Ordinal) ? path : path + "/v3") + "/auth/tokens");
-        HttpResponseMessage r;
-        try
-        {
-            r = await http.PostAsJsonAsync(tokens, RequestBody(), Util.CoreJsonContext.Default.JsonObject, cancellationToken).ConfigureAwait(false);
-        }
-        catch (HttpRequestException e)
-        {
-            throw Unreachable(AuthUrl, e);
-        }
-        using (r)
+        using var request = new HttpRequestMessage(HttpMethod.Post, tokens) { Content = JsonContent.Create(RequestBody(), Util.CoreJsonContext.Default.JsonObject) };
+        using (var r = await SendAuthAsync(http, request, AuthUrl, "Keystone", cancellationToken).ConfigureAwait(false))
         {
             if (r.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
             {

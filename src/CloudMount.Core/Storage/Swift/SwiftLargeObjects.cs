@@ -62,6 +62,12 @@ internal sealed class SwiftLargeObjects(SwiftObjectStore store) : IMultipartUplo
             if (sum != totalBytes) throw new InvalidOperationException($"{key}: parts hold {sum} bytes, expected {totalBytes}");
             var old = await store.LargeObjectSegmentsAsync(key, cancellationToken).ConfigureAwait(false);
             var info = await store.PutManifestAsync(key, Encoding.UTF8.GetBytes(manifest.ToJsonString()), options, cancellationToken).ConfigureAwait(false);
+            // Swift's documented SLO ETag: the MD5 of the segments' ETags, concatenated. Anything else is not our object.
+            string expected = Convert.ToHexStringLower(MD5.HashData(Encoding.ASCII.GetBytes(string.Concat(Enumerable.Range(1, parts).Select(i => _parts[i].ETag)))));
+            if (info.ETag is { Length: 32 } stored && stored != expected)
+            {
+                throw new ChecksumMismatchException($"large object {key} on {store.Name}: the manifest's ETag is {stored}, its segments give {expected}");
+            }
             // The segments of the object this one replaced are garbage now.
             var mine = Enumerable.Range(1, parts).Select(i => store.SegmentPath(Segment(i))).ToHashSet();
             foreach (string path in old.Where(p => !mine.Contains(p)))

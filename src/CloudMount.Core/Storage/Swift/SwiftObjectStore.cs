@@ -36,10 +36,10 @@ public sealed partial class SwiftObjectStore : IObjectStore, IReportsInnerReques
     /// <summary>Creates a store over <paramref name="container"/>; no request is made until the first operation.</summary>
     /// <param name="container">The container name.</param>
     /// <param name="auth">How to get a token.</param>
-    /// <param name="timeout">Per-request timeout (connect and each response).</param>
+    /// <param name="timeouts">How long to wait on a silent server (<see cref="HttpTimeouts"/>); default <see cref="HttpTimeouts.Default"/>.</param>
     /// <param name="singlePutBytes">Largest object sent in one PUT (at most 5 GiB); larger ones become static large objects.</param>
     /// <param name="segmentBytes">Segment size of large objects written here, in bytes.</param>
-    public SwiftObjectStore(string container, SwiftAuth auth, TimeSpan? timeout = null, long singlePutBytes = MaxObjectBytes, long segmentBytes = 64 * Bytes.MiB)
+    public SwiftObjectStore(string container, SwiftAuth auth, HttpTimeouts? timeouts = null, long singlePutBytes = MaxObjectBytes, long segmentBytes = 64 * Bytes.MiB)
     {
         _container = container;
         _auth = auth;
@@ -47,16 +47,7 @@ public sealed partial class SwiftObjectStore : IObjectStore, IReportsInnerReques
         _largeObjectUploads = new Writing.UploadOptions(segmentBytes, 4, ThresholdBytes: 0);
         Multipart = new SwiftLargeObjects(this);
         Capabilities = new() { Md5ETags = true, MaxSinglePutBytes = _singlePutBytes };
-        _http = new HttpClient(new SocketsHttpHandler
-        {
-            ConnectTimeout = TimeSpan.FromSeconds(10),
-            AutomaticDecompression = DecompressionMethods.None,
-            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(50),
-            MaxConnectionsPerServer = 64,
-        })
-        {
-            Timeout = timeout ?? TimeSpan.FromMinutes(5),
-        };
+        _http = StoreHttp.CreateClient(timeouts ?? HttpTimeouts.Default);
         Name = $"swift://{container}";
     }
 
