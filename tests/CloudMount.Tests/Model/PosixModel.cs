@@ -121,6 +121,7 @@ public sealed class PosixModel : ITarget, IKnowsDescriptors
             }
             case TruncateOp t:
             {
+                if (t.Size < 0) return Outcome.Err("EINVAL"); // checked before the path (do_sys_truncate)
                 var r = Resolve(t.Path, follow: true);
                 if (r.Errno is not null) return Outcome.Err(r.Errno);
                 if (r.Node is null) return Outcome.Err("ENOENT");
@@ -187,9 +188,9 @@ public sealed class PosixModel : ITarget, IKnowsDescriptors
             }
             case UtimensOp ut:
             {
-                if (!Valid(ut.Atime) || !Valid(ut.Mtime)) return Outcome.Err("EINVAL");
                 var r = Existing(ut.Path, follow: true, out var n);
                 if (r is not null) return r.Value;
+                if (!Valid(ut.Atime) || !Valid(ut.Mtime)) return Outcome.Err("EINVAL"); // checked after the path (vfs_utimes)
                 if (ut.Mtime.IsNow) { n!.MtimeTicks = Now; n.MtimeExplicit = false; }
                 else if (!ut.Mtime.IsOmit) { n!.MtimeTicks = ut.Mtime.Sec * TimeSpan.TicksPerSecond + ut.Mtime.Nsec / 100; n.MtimeExplicit = true; }
                 return Outcome.Ok;

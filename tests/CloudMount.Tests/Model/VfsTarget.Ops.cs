@@ -97,6 +97,7 @@ public sealed partial class VfsTarget
 
     private async Task<Outcome> TruncateAsync(TruncateOp op)
     {
+        if (op.Size < 0) return Outcome.Err("EINVAL");
         var w = await WalkAsync(op.Path, follow: true);
         if (w.Errno is not null) return Outcome.Err(w.Errno);
         if (w.Node is not { } n) return Outcome.Err("ENOENT");
@@ -247,9 +248,9 @@ public sealed partial class VfsTarget
 
     private async Task<Outcome> UtimensAsync(UtimensOp op)
     {
-        if (!ValidTime(op.Atime) || !ValidTime(op.Mtime)) return Outcome.Err("EINVAL");
         var (err, n) = await ExistingAsync(op.Path);
         if (err is { } e) return e;
+        if (!ValidTime(op.Atime) || !ValidTime(op.Mtime)) return Outcome.Err("EINVAL");
         DateTimeOffset? Time(Ts t) => t.IsOmit ? null : t.IsNow ? Clock.GetUtcNow() : t.ToDateTimeOffset();
         var changes = new SetAttributes { Atime = Time(op.Atime), Mtime = Time(op.Mtime) };
         await Bounded("setattr times", () => Fs.SetAttrAsync(n.Ino, changes, null, None).AsTask());

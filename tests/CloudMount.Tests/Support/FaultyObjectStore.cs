@@ -48,6 +48,9 @@ public sealed class FaultyObjectStore(IObjectStore inner) : DelegatingObjectStor
     /// <summary>Called before each operation with its kind and key; return an exception to fail it.</summary>
     public Func<string, string, Exception?> Fail { get; set; } = (_, _) => null;
 
+    /// <summary>Awaited before each call (kind, key): a test holds a call here to order it against another operation.</summary>
+    public Func<string, string, Task>? Hold { get; set; }
+
     /// <summary>When set, read bodies throw an IOException after this many bytes (once per read).</summary>
     public long? CutBodiesAfter { get; set; }
 
@@ -110,6 +113,7 @@ public sealed class FaultyObjectStore(IObjectStore inner) : DelegatingObjectStor
 
     private async Task<T> Call<T>(string kind, string key, string detail, Func<Task<T>> body, bool mutates, string? hookKey = null)
     {
+        if (Hold is { } hold) await hold(kind, key);
         var timing = Enter(kind, key, detail, hookKey);
         var result = await body();
         if (mutates) Mutated?.Invoke(kind, key);
