@@ -28,6 +28,11 @@ public static class Divergences
         "Only user.* names, stored lower-cased (S3 lower-cases metadata names), values printable ASCII (HTTP " +
         "headers carry them). The generator stays within these; other names are not generated.");
 
+    public static readonly Divergence NoMetadataStore = new("no-metadata-store",
+        "A store without object metadata (file://) cannot mark an object as a symlink or hold xattrs: symlink, " +
+        "setxattr and removexattr answer EOPNOTSUPP, getxattr ENODATA, listxattr an empty list. Not run on the " +
+        "reference tree on such stores.");
+
     public static readonly Divergence InfoXattrs = new("info-xattrs",
         "listxattr also shows the read-only user.cloudmount.* attributes (content-type, etag, ...); they are left " +
         "out before comparing.");
@@ -54,16 +59,59 @@ public static class Divergences
 
     /// <summary>Every divergence, for the report and the docs.</summary>
     public static readonly IReadOnlyList<Divergence> All =
-        [NoHardLinks, XattrsOnFilesOnly, XattrNames, InfoXattrs, MtimeNotKept, ModesNotKept, UnrepresentableTimes, NotCompared, NoExchange];
+        [NoHardLinks, XattrsOnFilesOnly, NoMetadataStore, XattrNames, InfoXattrs, MtimeNotKept, ModesNotKept, UnrepresentableTimes, NotCompared, NoExchange];
 
     /// <summary>
     /// Ops the reference does not run because the mount documents another answer: returns the errnos the mount
-    /// may give instead (null: run the op on both). <paramref name="kindFollowed"/> is what the op's path is on
-    /// the reference (symlinks followed).
+    /// may give instead (null: run the op on both). <paramref name="kind"/> tells what a path is on the reference
+    /// (following a final symlink when asked).
     /// </summary>
-    public static (Divergence Why, string[] Accepted)? NotOnReference(Op op, char? kindFollowed) => op switch
+    public static async Task<(Divergence Why, string[] Accepted)?> NotOnReferenceAsync(Op op, Func<string, bool, Task<char?>> kind, bool storeKeepsMetadata = true)
     {
-        LinkOp => (NoHardLinks, ["EPERM"]),
+        if (op is LinkOp link) return (NoHardLinks, [await LinkErrnoAsync(link, kind)]);
+        if (!storeKeepsMetadata && op is SymlinkOp or SetXattrOp or RemoveXattrOp or GetXattrOp or ListXattrOp)
+        {
+            // The kernel's own answers (a missing path, an existing name) still come first.
+            string path = op switch { SymlinkOp s => s.Path, SetXattrOp s => s.Path, RemoveXattrOp r => r.Path, GetXattrOp g => g.Path, ListXattrOp l => l.Path, _ => "" };
+            if (op is SymlinkOp && await kind(path, false) is not null) return null;
+            if (op is not SymlinkOp && await kind(path, true) is null) return null;
+            if (op is SymlinkOp && PathsOf.Parent(path) is { Length: > 0 } parent && await kind(parent, true) != 'd') return null;
+            return (NoMetadataStore, op switch { GetXattrOp => ["ENODATA"], ListXattrOp => ["ok"], _ => ["EOPNOTSUPP"] });
+        }
+        char? kindFollowed = op switch
+        {
+            SetXattrOp s => await kind(s.Path, true),
+            GetXattrOp g => await kind(g.Path, true),
+            ListXattrOp l => await kind(l.Path, true),
+            RemoveXattrOp r => await kind(r.Path, true),
+            _ => null,
+        };
+        return NotOnReference(op, kindFollowed);
+    }
+
+    /// <summary>What link(2) answers on the mount: the kernel's own checks in its order, then the file system's EPERM.</summary>
+    private static async Task<string> LinkErrnoAsync(LinkOp op, Func<string, bool, Task<char?>> kind)
+    {
+        async Task<string?> Walk(string path, bool last)
+        {
+            string parent = PathsOf.Parent(path);
+            if (parent.Length > 0)
+            {
+                var p = await kind(parent, true);
+                if (p is null) return "ENOENT";
+                if (p != 'd') return "ENOTDIR";
+            }
+            if (System.Text.Encoding.UTF8.GetByteCount(PathsOf.Name(path)) > 255) return "ENAMETOOLONG";
+            return last ? null : await kind(path, false) is null ? "ENOENT" : null;
+        }
+        if (await Walk(op.From, last: false) is { } e1) return e1;
+        if (await Walk(op.To, last: true) is { } e2) return e2;
+        if (await kind(op.To, false) is not null) return "EEXIST";
+        return "EPERM";
+    }
+
+    private static (Divergence Why, string[] Accepted)? NotOnReference(Op op, char? kindFollowed) => op switch
+    {
         SetXattrOp or RemoveXattrOp when kindFollowed == 'd' => (XattrsOnFilesOnly, ["EOPNOTSUPP"]),
         GetXattrOp when kindFollowed == 'd' => (XattrsOnFilesOnly, ["ENODATA", "EOPNOTSUPP"]),
         ListXattrOp when kindFollowed == 'd' => (XattrsOnFilesOnly, ["ok", "EOPNOTSUPP"]),

@@ -15,7 +15,7 @@ public sealed record Failure(int Step, Op Op, string What, string Expected, stri
     public string Signature => What switch
     {
         "result" => $"result:{Op.GetType().Name}:{Errno(Expected)}->{Errno(Actual)}",
-        "state" => $"state:{Actual.Split(' ')[0]}",
+        "state" => $"state:{Actual.Split(' ', '\n')[0]}",
         _ => $"{What}:{Op.GetType().Name}",
     };
 
@@ -37,6 +37,7 @@ public sealed class RunResult
 /// <param name="ApplyDivergences">Apply <see cref="Divergences"/> (off when the model is checked against Linux).</param>
 /// <param name="RemountAtEnd">Close everything, compare contents, remount, compare again (the stored state).</param>
 /// <param name="Slots">Descriptor slots the sequences use (all are closed at the end).</param>
+/// <param name="StoreKeepsMetadata">False for stores without object metadata (file://): see <see cref="Divergences.NoMetadataStore"/>.</param>
 /// <param name="TolerateKnown">Let answers that match a known defect's tolerance (KnownDefects.Tolerates) pass, noted in the log.</param>
 public sealed record RunSetup(
     Func<Task<ITarget>> Reference,
@@ -46,7 +47,8 @@ public sealed record RunSetup(
     bool ApplyDivergences = true,
     bool RemountAtEnd = true,
     int Slots = 3,
-    bool TolerateKnown = true);
+    bool TolerateKnown = true,
+    bool StoreKeepsMetadata = true);
 
 /// <summary>Runs sequences on two targets side by side, compares every step, and shrinks failures.</summary>
 public static class Runner
@@ -82,7 +84,7 @@ public static class Runner
             }
             if (sut is IHasInvariants inv && (await inv.CheckInvariantsAsync()) is { Count: > 0 } broken)
             {
-                result.Failure = new Failure(step, new RemountOp(), "state", "no leftovers", "invariant " + string.Join("; ", broken));
+                result.Failure = new Failure(step, new RemountOp(), "state", "no leftovers", "invariant\n" + string.Join("; ", broken));
             }
         }
         catch (TargetHangException e)
@@ -96,22 +98,12 @@ public static class Runner
         return result;
     }
 
-    private static string? PathOf(Op op) => op switch
-    {
-        SetXattrOp s => s.Path,
-        GetXattrOp g => g.Path,
-        ListXattrOp l => l.Path,
-        RemoveXattrOp r => r.Path,
-        _ => null,
-    };
-
     /// <summary>Runs one op on both sides and compares; true when the run failed.</summary>
     private static async Task<bool> StepAsync(RunSetup setup, ITarget reference, ITarget sut, Op op, int i, RunResult result, bool compareTree)
     {
         if (setup.ApplyDivergences)
         {
-            char? kind = PathOf(op) is { } p ? await reference.KindAsync(p, follow: true) : null;
-            if (Divergences.NotOnReference(op, kind) is { } skip)
+            if (await Divergences.NotOnReferenceAsync(op, reference.KindAsync, setup.StoreKeepsMetadata) is { } skip)
             {
                 var got = Divergences.Normalize(op, await sut.RunAsync(op));
                 var wanted = new Outcome(string.Join("|", skip.Accepted));
@@ -159,7 +151,7 @@ public static class Runner
         var options = setup.Compare;
         var diff = a.DiffAgainst(b, (_, x, y) => Divergences.EntryEqual(options, x, y));
         if (diff.Count == 0) return false;
-        result.Failure = new Failure(i, op, "state", (contents ? "contents:\n" : "tree:\n") + a, $"{diff[0].Category} " + string.Join("\n", diff.Select(d => d.Line)));
+        result.Failure = new Failure(i, op, "state", (contents ? "contents:\n" : "tree:\n") + a, $"{diff[0].Category}\n" + string.Join("\n", diff.Select(d => d.Line)));
         return true;
     }
 
