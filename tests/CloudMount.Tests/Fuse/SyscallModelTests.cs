@@ -135,7 +135,7 @@ public abstract class SyscallModelTests
             return;
         }
         TestContext.Out.WriteLine($"{title}: seed {seed} diverged at step {result.Failure.Step + 1}: {result.Failure.Signature}; shrinking\n{Runner.Describe(result, ops)}");
-        var (kept, shrunk, best) = await Runner.ShrinkAsync(setup, ops, result, budget: 60, time: TimeSpan.FromSeconds(150));
+        var (kept, shrunk, best) = await Runner.ShrinkAsync(setup, ops, result, budget: 60, time: TimeSpan.FromSeconds(150), tries: 2);
         string report = Runner.Report(title, seed, ops, kept, shrunk, best);
         TestContext.Out.WriteLine(report);
         Assert.Fail(report);
@@ -177,7 +177,7 @@ public abstract class SyscallModelTests
         var setup = Setup();
         var result = await Runner.RunAsync(setup, ops);
         if (result.Failure is null) return;
-        var (kept, shrunk, best) = await Runner.ShrinkAsync(setup, ops, result, budget: 60, time: TimeSpan.FromSeconds(150));
+        var (kept, shrunk, best) = await Runner.ShrinkAsync(setup, ops, result, budget: 60, time: TimeSpan.FromSeconds(150), tries: 2);
         string report = Runner.Report($"mount ({Backend}) vs local", seed, ops, kept, shrunk, best);
         TestContext.Out.WriteLine(report);
         if (await KnownDefects.MatchesMountAsync(best.Failure!, setup) is { } known)

@@ -27,6 +27,9 @@ public sealed class RunResult
 {
     public List<(Op Op, Outcome Expected, Outcome Actual, string? Note)> Log { get; } = [];
     public Failure? Failure { get; set; }
+
+    /// <summary>Set by shrinking when a replay of the failing prefix did not fail again (a timing-dependent defect).</summary>
+    public bool NotReproduced { get; set; }
 }
 
 /// <summary>How a comparison run is set up: the two sides, what is compared, and the closing checks.</summary>
@@ -162,7 +165,7 @@ public static class Runner
     /// step, remove chunks of halving size, then simplify single ops. Bounded by <paramref name="budget"/> runs
     /// and <paramref name="time"/>.
     /// </summary>
-    public static async Task<(List<int> Kept, List<Op> Ops, RunResult Result)> ShrinkAsync(RunSetup setup, IReadOnlyList<Op> ops, RunResult failed, int budget = 400, TimeSpan? time = null)
+    public static async Task<(List<int> Kept, List<Op> Ops, RunResult Result)> ShrinkAsync(RunSetup setup, IReadOnlyList<Op> ops, RunResult failed, int budget = 400, TimeSpan? time = null, int tries = 1)
     {
         string signature = failed.Failure!.Signature;
         var clock = Stopwatch.StartNew();
@@ -174,15 +177,20 @@ public static class Runner
         async Task<RunResult?> Try(List<Op> candidate)
         {
             if (runs >= budget || clock.Elapsed > limit) return null;
-            runs++;
-            var r = await RunAsync(setup, candidate);
-            return r.Failure?.Signature == signature ? r : null;
+            for (int t = 0; t < tries; t++)
+            {
+                runs++;
+                var r = await RunAsync(setup, candidate);
+                if (r.Failure?.Signature == signature) return r;
+            }
+            return null;
         }
-        if (kept.Count < ops.Count && await Try(current) is { } cut) best = cut;
-        else if (kept.Count < ops.Count)
+        if (await Try(current) is { } cut) best = cut;
+        else
         {
-            kept = Enumerable.Range(0, ops.Count).ToList();
-            current = [.. ops];
+            // The failure did not come back on replay: it depends on timing (a race). Report the run as it was.
+            failed.NotReproduced = true;
+            return (Enumerable.Range(0, ops.Count).ToList(), [.. ops], failed);
         }
         for (int chunk = Math.Max(1, kept.Count / 2); chunk >= 1; chunk /= 2)
         {
@@ -269,7 +277,7 @@ public static class Runner
     public static string Report(string title, int seed, IReadOnlyList<Op> original, List<int> kept, List<Op> shrunk, RunResult result) =>
         $"""
         {title}: seed {seed}, {result.Failure!.What} differs ({result.Failure.Signature})
-        shortest sequence found: {shrunk.Count} of {original.Count} steps
+        {(result.NotReproduced ? "NOT REPRODUCED on replay of the same steps: the defect depends on timing (a race); the run as it happened:" : $"shortest sequence found: {shrunk.Count} of {original.Count} steps")}
         {Describe(result, shrunk)}
         replay:  CLOUDMOUNT_MODEL_REPLAY='{Steps.Format(shrunk)}'
         seed + steps:  seed={seed} steps={string.Join(",", kept)}
