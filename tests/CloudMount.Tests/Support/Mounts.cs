@@ -46,6 +46,12 @@ public sealed class MountProcess : IAsyncDisposable
         get { lock (_stderr) return _stderr.ToString(); }
     }
 
+    /// <summary>Kills the process (a mount whose connection is gone); DisposeAsync then removes what is left.</summary>
+    public void Kill() => _process.Kill(entireProcessTree: true);
+
+    /// <summary>Whether the process has ended (stopped, crashed or killed).</summary>
+    public bool HasExited => _process.HasExited;
+
     /// <summary>Exit code once stopped.</summary>
     public int? ExitCode { get; private set; }
 
