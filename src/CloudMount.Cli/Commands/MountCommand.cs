@@ -154,7 +154,7 @@ internal static class MountCommand
             string cacheDir = parse.GetValue(o.CacheDir) ?? CacheDirectory.Default();
             using var disk = cacheSize > 0 ? DiskCache.Open(cacheDir, cacheSize, logs.CreateLogger("cache")) : null;
             using var memory = memoryCacheSize > 0 ? new MemoryBlockCache(memoryCacheSize) : null;
-            await using var caches = new ReadCaches(memory, disk);
+            await using var caches = new ReadCaches(memory, disk) { Heads = disk is null ? null : HeadJournal.Open(cacheDir, opened.Store.Name) };
             bool raw = parse.GetValue(o.Raw);
             var compression = o.Compression.Parse(parse);
             if (raw && compression.Codec != Core.Codecs.Codec.Identity) throw new UsageException("--compress cannot be combined with --raw");

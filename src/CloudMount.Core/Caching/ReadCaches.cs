@@ -17,6 +17,9 @@ public sealed class ReadCaches(MemoryBlockCache? memory, DiskCache? disk) : IAsy
     /// <summary>The disk tier, or null.</summary>
     public DiskCache? Disk { get; } = disk;
 
+    /// <summary>Object heads kept across mounts beside the disk tier (disposed with this), or null.</summary>
+    public HeadJournal? Heads { get; init; }
+
     /// <summary>True when some tier holds the block.</summary>
     public bool Contains(in ObjectVersion v, long block) =>
         Memory?.Contains(v, block) == true || Disk?.Contains(v, block) == true;
@@ -66,6 +69,7 @@ public sealed class ReadCaches(MemoryBlockCache? memory, DiskCache? disk) : IAsy
     public async ValueTask DisposeAsync()
     {
         if (_writer is not null) await _writer.DisposeAsync().ConfigureAwait(false);
+        Heads?.Dispose();
     }
 
     /// <summary>One line for the unmount log: <c>cache: memory hits N, disk hits N, misses N; disk 12.0 MiB</c>.</summary>

@@ -34,7 +34,7 @@ internal sealed class DirectoryViews : IDisposable
     public DirectoryViews(VfsContext ctx)
     {
         _ctx = ctx;
-        _meta = new MetadataCache(ctx.Options.MetadataTtl, ctx.Options.NegativeTtl, ctx.Time);
+        _meta = new MetadataCache(ctx.Options.MetadataTtl, ctx.Options.NegativeTtl, ctx.Time) { Journal = ctx.Options.Caches?.Heads };
     }
 
     private InodeTable Table => _ctx.Table;
@@ -69,6 +69,12 @@ internal sealed class DirectoryViews : IDisposable
 
     /// <summary>What the mount knows of a key, whatever its age (the cache is safe to read without the table lock).</summary>
     public ChildEntry? Known(string key) => _meta.TryGetObject(key, allowStale: true, out var e) ? e : null;
+
+    /// <summary>
+    /// What the mount knows of a key with its metadata (any age), else what an earlier mount on the cache folder
+    /// recorded: for a file, of version <paramref name="etag"/>; for a directory, of its marker.
+    /// </summary>
+    public ChildEntry? KnownOrRecorded(string key, string? etag, bool directory) => _meta.TryGetKnownHead(key, etag, directory);
 
     /// <summary>Records that a key does not exist. Caller holds the table lock.</summary>
     public void SetMissingLocked(string key) => _meta.SetMissing(key);
@@ -188,7 +194,7 @@ internal sealed class DirectoryViews : IDisposable
             entries = await ListDirectoryAsync(prefix, ct).ConfigureAwait(false);
             ImmutableDictionary<string, ChildEntry>? previous;
             lock (Table.Sync) _meta.TryGetListing(prefix, allowStale: true, out previous);
-            await ObjectHeads.CompleteListingAsync(_ctx, prefix, entries, previous, Known, ct).ConfigureAwait(false);
+            await ObjectHeads.CompleteListingAsync(_ctx, prefix, entries, previous, KnownOrRecorded, ct).ConfigureAwait(false);
         }
         catch (Exception e)
         {

@@ -42,6 +42,12 @@ internal sealed class MetadataCache : IDisposable
         _cache = new MemoryCache(new MemoryCacheOptions { SizeLimit = capacity, CompactionPercentage = 0.2 });
     }
 
+    /// <summary>
+    /// Where heads with metadata are also kept across mounts (<see cref="Caching.HeadJournal"/>), or <c>null</c>:
+    /// every object head stored here is remembered there, and <see cref="TryGetKnownHead"/> falls back to it.
+    /// </summary>
+    public Caching.HeadJournal? Journal { get; init; }
+
     private bool IsFresh(long fetchedAt) => _time.GetTimestamp() - fetchedAt < _ttlTicks;
 
     private static (char, string) L(string prefix) => ('L', prefix);
@@ -61,8 +67,14 @@ internal sealed class MetadataCache : IDisposable
     }
 
     /// <summary>Stores a complete listing, fetched now.</summary>
-    public void SetListing(string prefix, ImmutableDictionary<string, ChildEntry> entries) =>
+    public void SetListing(string prefix, ImmutableDictionary<string, ChildEntry> entries)
+    {
+        if (Journal is { } j)
+        {
+            foreach (var e in entries.Values) if (e.Head is { } h) j.Remember(h);
+        }
         SetListing(prefix, entries, _time.GetTimestamp());
+    }
 
     private void SetListing(string prefix, ImmutableDictionary<string, ChildEntry> entries, long fetchedAt) =>
         _cache.Set(L(prefix), new Timed<ImmutableDictionary<string, ChildEntry>>(entries, fetchedAt),
@@ -75,6 +87,7 @@ internal sealed class MetadataCache : IDisposable
     public void UpdateListingEntry(string prefix, string name, ChildEntry? entry)
     {
         if (!_cache.TryGetValue(L(prefix), out Timed<ImmutableDictionary<string, ChildEntry>>? t) || t is null) return;
+        if (entry is { Head: { } head }) Journal?.Remember(head);
         var changed = entry is { } e ? t.Value.SetItem(name, e) : t.Value.Remove(name);
         if (!ReferenceEquals(changed, t.Value)) SetListing(prefix, changed, t.FetchedAt);
     }
@@ -100,8 +113,20 @@ internal sealed class MetadataCache : IDisposable
         {
             entry = entry with { Head = known.Head, Mtime = known.Mtime };
         }
+        if (entry.Head is { } head) Journal?.Remember(head);
         _cache.Remove(N(key));
         _cache.Set(O(key), new Timed<ChildEntry>(entry, _time.GetTimestamp()), new MemoryCacheEntryOptions { Size = 1 });
+    }
+
+    /// <summary>
+    /// What the mount knows of a key, of any age: the cached object, else what an earlier mount on this cache
+    /// folder recorded: for a file, the head of version <paramref name="etag"/>; for a directory, its marker's.
+    /// </summary>
+    public ChildEntry? TryGetKnownHead(string key, string? etag, bool directory)
+    {
+        if (TryGetObject(key, allowStale: true, out var e) && e.Head is not null) return e;
+        if (directory) return Journal?.TryGetMarker(key + "/") is { } m ? ObjectHeads.DirectoryEntry(m) : null;
+        return Journal?.TryGet(key, etag) is { } h ? ObjectHeads.EntryFromHead(h, null) : null;
     }
 
     /// <summary>True when <paramref name="key"/> is known not to exist.</summary>
@@ -112,6 +137,11 @@ internal sealed class MetadataCache : IDisposable
     public void SetMissing(string key)
     {
         _cache.Remove(O(key));
+        if (Journal is { } j)
+        {
+            j.Forget(key);
+            j.Forget(key + "/");
+        }
         if (_negativeTtl > TimeSpan.Zero)
         {
             _cache.Set(N(key), new Timed<bool>(true, _time.GetTimestamp()), new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = _negativeTtl });

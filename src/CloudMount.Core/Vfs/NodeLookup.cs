@@ -113,7 +113,7 @@ internal sealed class NodeLookup(VfsContext ctx)
     {
         if (listed.Kind == NodeKind.Directory)
         {
-            if (Views.Known(prefix + name) is { Kind: NodeKind.Directory, Head: not null } known) return listed with { Head = known.Head, Mtime = known.Mtime };
+            if (Views.KnownOrRecorded(prefix + name, null, directory: true) is { Kind: NodeKind.Directory, Head: not null } known) return listed with { Head = known.Head, Mtime = known.Mtime };
             lock (Table.Sync)
             {
                 if (InodeTable.ChildLocked(dir, name) is { IsDirectory: true, Head: { } h }) return listed with { Head = h, Mtime = h.LastModified };
@@ -129,7 +129,7 @@ internal sealed class NodeLookup(VfsContext ctx)
                 return listed with { Kind = c.Kind, Head = h, DecodedSize = c.DecodedSize };
             }
         }
-        if (Views.Known(prefix + name) is { Head: { } head } k && k.Kind != NodeKind.Directory && listed.Matches(head))
+        if (Views.KnownOrRecorded(prefix + name, listed.ETag, directory: false) is { Head: { } head } k && k.Kind != NodeKind.Directory && listed.Matches(head))
         {
             return listed with { Kind = k.Kind, Head = head, DecodedSize = k.DecodedSize };
         }

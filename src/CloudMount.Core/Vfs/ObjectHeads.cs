@@ -55,16 +55,16 @@ internal static class ObjectHeads
     /// <param name="prefix">The directory's prefix.</param>
     /// <param name="entries">The listing, completed in place.</param>
     /// <param name="previous">The previous listing of the directory, or <c>null</c>.</param>
-    /// <param name="known">What the mount knows of a key (any age), or <c>null</c>.</param>
+    /// <param name="known">What the mount knows of a key (any age) or recorded for that ETag, or <c>null</c>.</param>
     /// <param name="ct">Cancels the HEADs.</param>
     public static async Task CompleteListingAsync(VfsContext ctx, string prefix, Dictionary<string, ChildEntry> entries,
-        IReadOnlyDictionary<string, ChildEntry>? previous, Func<string, ChildEntry?> known, CancellationToken ct)
+        IReadOnlyDictionary<string, ChildEntry>? previous, Func<string, string?, bool, ChildEntry?> known, CancellationToken ct)
     {
         var missing = new List<string>();
         foreach (var (name, e) in entries)
         {
             if (e.Head is not null) continue;
-            ChildEntry? before = previous is not null && previous.TryGetValue(name, out var old) && old.Head is not null ? old : known(prefix + name);
+            ChildEntry? before = previous is not null && previous.TryGetValue(name, out var old) && old.Head is not null ? old : known(prefix + name, e.ETag, e.Kind == NodeKind.Directory);
             if (before is { Head: { } head } b && b.Kind == NodeKind.Directory == (e.Kind == NodeKind.Directory) && (e.Kind == NodeKind.Directory || e.Matches(head)))
             {
                 entries[name] = e with { Kind = b.Kind, Head = head, DecodedSize = b.DecodedSize, Mtime = e.Kind == NodeKind.Directory ? b.Mtime : e.Mtime };
