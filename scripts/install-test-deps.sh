@@ -9,11 +9,12 @@
 #   systemd                    systemd-analyze verify of packaging/systemd's units
 #   nginx                      a plain web server for the read-only http(s):// backend (tests/servers/nginx.sh)
 #   autoconf automake libtool make perl  build pjdfstest from ../shared/tools and run it with prove (Fuse/PjdfstestJob.cs)
+#   rsync git s3fs rclone      the tools the POSIX tests drive the mount with, and the peers they check interop with
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 pkgs=(fuse3 libfuse3-3 libfuse3-dev gcc libc6-dev pkg-config binutils python3 curl attr util-linux procps gzip brotli zstd
       swift swift-proxy swift-account swift-container swift-object memcached nginx systemd
-      autoconf automake libtool make perl rsync git)
+      autoconf automake libtool make perl rsync git s3fs rclone)
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 "$here/apt-install.sh" "${pkgs[@]}"

@@ -53,8 +53,19 @@ public sealed class S3Server(string name, Uri endpoint, string accessKey, string
     {
         string bucket = $"{hint}-{Guid.NewGuid():n}"[..Math.Min(40, hint.Length + 13)].ToLowerInvariant();
         using var c = NewClient();
-        await c.PutBucketAsync(new PutBucketRequest { BucketName = bucket });
-        return bucket;
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await c.PutBucketAsync(new PutBucketRequest { BucketName = bucket });
+                return bucket;
+            }
+            catch (AmazonS3Exception e) when ((int)e.StatusCode >= 500 && attempt < 10)
+            {
+                // Swift answers 503 ("Please reduce your request rate") while its account server is busy.
+                await Task.Delay(500 * attempt);
+            }
+        }
     }
 
     /// <summary>Writes an object with the raw SDK.</summary>
