@@ -57,7 +57,7 @@ internal sealed class AttributeOps(VfsContext ctx, NodeLookup lookup, WriteBack 
                 {
                     var shown = AttributeView.OfLocked(ctx, n);
                     n.Session = Changed(n, AttributeView.KnownLocked(n), changes, shown, now);
-                    if (changes.Mtime is { } t && n.Write is { } w) w.Mtime = t;
+                    if (changes.Mtime is { } t && n.Write is { } w) (w.Mtime, w.MtimeSet) = (t, true);
                     if (changes.Mtime is not null) n.LocalMtime = null;
                     n.Revision++;
                 }
@@ -77,7 +77,7 @@ internal sealed class AttributeOps(VfsContext ctx, NodeLookup lookup, WriteBack 
                 await ChangeMetadataAsync(ino, (meta, w) =>
                 {
                     Changed(n, PosixMetadata.Parse(meta), changes, shown, now).WriteTo(meta);
-                    if (changes.Mtime is { } t && w is not null) w.Mtime = t;
+                    if (changes.Mtime is { } t && w is not null) (w.Mtime, w.MtimeSet) = (t, true);
                 }, ct).ConfigureAwait(false);
             }
             lock (Table.Sync) n.LocalCtime = now;

@@ -27,6 +27,11 @@ internal sealed class FileWriteBack(StagingFile file, bool hydrated, long remote
     public bool HasWrites;
     public PosixTime Mtime = DateTimeOffset.UtcNow;
     /// <summary>
+    /// <see cref="Mtime"/> was set explicitly (utimensat, futimens) after the last write: a streamed upload, whose
+    /// metadata was fixed before the time was known, gets it with one metadata update once it completes.
+    /// </summary>
+    public bool MtimeSet;
+    /// <summary>
     /// A write to the staging file failed (a full disk, an I/O error): the staged bytes are not what the writer
     /// wrote, so they are never uploaded; flush and close report this error until the file is released.
     /// </summary>

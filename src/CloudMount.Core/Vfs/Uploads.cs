@@ -74,7 +74,16 @@ internal sealed class Uploads(VfsContext ctx)
             if (session is not null && session.Key == key && SameMetadata(session.Options.Metadata, WithoutTimes(written.Metadata)))
             {
                 info = await session.CompleteAsync(w.File.Length, ct).ConfigureAwait(false);
-                written = session.Options;
+                if (w.MtimeSet && written.Metadata is { } timed && !SameMetadata(session.Options.Metadata, timed))
+                {
+                    // The upload began before utimensat set the file's times: store them now, pinned to this version.
+                    info = await ctx.Store.UpdateMetadataAsync(key, session.Options with { Metadata = timed }, info.ETag, ct).ConfigureAwait(false);
+                    written = session.Options with { Metadata = timed };
+                }
+                else
+                {
+                    written = session.Options;
+                }
             }
             else
             {

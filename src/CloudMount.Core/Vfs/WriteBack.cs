@@ -90,7 +90,11 @@ internal sealed class WriteBack(VfsContext ctx, Uploads uploads)
     public void MarkDirtyLocked(Inode n, FileWriteBack w, bool touchMtime = true)
     {
         w.Dirty = true;
-        if (touchMtime) w.Mtime = ctx.Time.GetUtcNow();
+        if (touchMtime)
+        {
+            w.Mtime = ctx.Time.GetUtcNow();
+            w.MtimeSet = false;
+        }
         if (w.RecordState != PendingUpload.Writing) WriteRecordLocked(ctx, n, w, PendingUpload.Writing, "being written");
         lock (Table.Sync) n.Revision++;
     }

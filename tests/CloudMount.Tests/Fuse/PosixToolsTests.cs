@@ -121,6 +121,28 @@ public sealed class PosixToolsTests
     }
 
     [Test]
+    public async Task A_large_file_copied_with_cp_p_keeps_its_time_although_its_upload_streamed_before_the_time_was_set()
+    {
+        var (s, bucket) = await BucketAsync("bigtime");
+        string src = Paths.NewDir("pxbig");
+        await BashOkAsync($"head -c 40M /dev/urandom > {Q(src)}/big.bin && chmod 640 {Q(src)}/big.bin && touch -d '2003-04-05 06:07:08.5' {Q(src)}/big.bin");
+        string want = (await BashOkAsync($"stat -c '%s %a %.9Y' {Q(src)}/big.bin")).Trim();
+        string mnt = Paths.NewDir("pxbigmnt");
+        await using (var m = await MountAsync(s, bucket, mnt))
+        {
+            await BashOkAsync($"cp -p {Q(src)}/big.bin {Q(mnt)}/");
+            Assert.That((await BashOkAsync($"stat -c '%s %a %.9Y' {Q(mnt)}/big.bin")).Trim(), Is.EqualTo(want));
+            await m.StopAsync();
+        }
+        await using (var m = await MountAsync(s, bucket, mnt, Paths.NewDir("pxcache"), "--exact-attrs"))
+        {
+            Assert.That((await BashOkAsync($"stat -c '%s %a %.9Y' {Q(mnt)}/big.bin")).Trim(), Is.EqualTo(want), "as stored");
+            await BashOkAsync($"cmp {Q(src)}/big.bin {Q(mnt)}/big.bin");
+            await m.StopAsync();
+        }
+    }
+
+    [Test]
     public async Task Git_init_add_commit_gc_and_clone_work_on_the_mount()
     {
         var (s, bucket) = await BucketAsync("git");
