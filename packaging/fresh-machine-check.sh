@@ -43,6 +43,8 @@ dotnet_bin=$(command -v dotnet) || fail_now "no dotnet on PATH: the check lends 
 sdk=$(dirname "$(readlink -f "$dotnet_bin")")
 [ -x "$sdk/dotnet" ] && [ -d "$sdk/sdk" ] || fail_now "$sdk does not look like a .NET SDK folder"
 
+cache=${CLOUDMOUNT_FRESH_CACHE:-/var/cache/cloudmount/fresh-root}
+downloads=$cache/downloads # apt and npm download caches lent to every run's root
 checkout=/root/work/cloudmount # so that ../shared/tools is /root/work/shared/tools, as beside the host's checkout
 shared_tools=""
 [ -d "$repo/../shared/tools" ] && shared_tools=$(readlink -f "$repo/../shared/tools")
@@ -57,6 +59,13 @@ mount --rbind /sys "$root/sys" && mount --make-rslave "$root/sys" || exit 1
 mount --rbind /dev "$root/dev" && mount --make-rslave "$root/dev" || exit 1
 mkdir -p "$root$sdk"
 mount --bind "$sdk" "$root$sdk" && mount -o remount,bind,ro "$root$sdk" || exit 1
+# Download caches shared by runs (apt's .deb files, npm's package downloads): packages are still missing from
+# the root and installed by the project's scripts, only not fetched from the network again. NuGet's are not
+# shared: each run's restore proves that a clean restore gets every package.
+for d in "apt:/var/cache/apt/archives" "npm:/root/.npm"; do
+  mkdir -p "$downloads/${d%%:*}" "$root${d#*:}"
+  mount --bind "$downloads/${d%%:*}" "$root${d#*:}" || exit 1
+done
 if [ -n "$shared_tools" ]; then
   mkdir -p "$root/root/work/shared/tools"
   mount --bind "$shared_tools" "$root/root/work/shared/tools" && mount -o remount,bind,ro "$root/root/work/shared/tools" || exit 1
@@ -81,7 +90,6 @@ mirror=http://deb.debian.org/debian
 # libstdc++6 zlib1g; plus ca-certificates (HTTPS to NuGet). Nothing else: the project must install the rest.
 base_packages=ca-certificates,libgcc-s1,libgssapi-krb5-2,libicu72,libssl3,libstdc++6,zlib1g
 recipe="v1 $suite minbase $base_packages $mirror"
-cache=${CLOUDMOUNT_FRESH_CACHE:-/var/cache/cloudmount/fresh-root}
 key=$(printf '%s' "$recipe" | sha256sum | cut -c1-12)
 tarball="$cache/debian12-minbase-$key.tar"
 

@@ -31,4 +31,10 @@ public sealed record StoreCapabilities
     /// live outside their prefix (Azure's <c>hdi_isfolder</c> blob <c>dir</c>), so rmdir deletes the marker unseen.
     /// </summary>
     public bool MarkerInOwnListing { get; init; } = true;
+
+    /// <summary>
+    /// Every directory is a real folder (file://): a marker <c>dir/</c> exists for every prefix that holds keys,
+    /// listed or not, and can only be deleted once empty.
+    /// </summary>
+    public bool RealFolders { get; init; }
 }

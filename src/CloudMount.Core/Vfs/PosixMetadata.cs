@@ -33,6 +33,13 @@ public readonly record struct PosixMetadata(PosixTime? Mtime, uint? Mode, uint? 
     /// <summary>Metadata name of a device's number.</summary>
     public const string RdevKey = "rdev";
 
+    /// <summary>
+    /// True for the metadata names that hold POSIX attributes: they are the node's mode, owner and times, changed by
+    /// chmod, chown and touch, and not shown or set as <c>user.*</c> extended attributes.
+    /// </summary>
+    public static bool IsAttributeKey(string name) =>
+        name is MtimeKey or ModeKey or UidKey or GidKey or AtimeKey or CtimeKey or RdevKey;
+
     /// <summary>Access time, or <c>null</c> when not stored.</summary>
     public PosixTime? Atime { get; init; }
 

@@ -186,8 +186,24 @@ internal sealed class RenameOps(VfsContext ctx, NamespaceOps names, WriteBack wr
         await CopyAllAsync(name, keys, oldPrefix, newPrefix, ct).ConfigureAwait(false);
         try
         {
-            await Parallel.ForEachAsync(keys, new ParallelOptions { MaxDegreeOfParallelism = ParallelCopies, CancellationToken = ct },
+            // Objects first, then markers deepest first: where a marker is a real folder (file://), it can only go
+            // once it is empty.
+            await Parallel.ForEachAsync(keys.Where(k => !k.EndsWith('/')), new ParallelOptions { MaxDegreeOfParallelism = ParallelCopies, CancellationToken = ct },
                 async (key, token2) => await ctx.Store.DeleteAsync(key, token2).ConfigureAwait(false)).ConfigureAwait(false);
+            var markers = keys.Where(k => k.EndsWith('/')).ToHashSet(StringComparer.Ordinal);
+            if (ctx.Store.Capabilities.RealFolders)
+            {
+                // Folders that hold keys are not listed as markers, yet are there: each goes once emptied.
+                markers.Add(oldPrefix);
+                foreach (var k in keys)
+                {
+                    for (int i = k.IndexOf('/', oldPrefix.Length); i >= 0 && i < k.Length - 1; i = k.IndexOf('/', i + 1)) markers.Add(k[..(i + 1)]);
+                }
+            }
+            foreach (var marker in markers.OrderByDescending(k => k.Length))
+            {
+                await ctx.Store.DeleteAsync(marker, ct).ConfigureAwait(false);
+            }
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -15,7 +15,8 @@ internal sealed class Xattrs(VfsContext ctx, NodeLookup lookup, AttributeOps att
     private InodeTable Table => ctx.Table;
 
     /// <summary>
-    /// The extended attributes of a node: <c>user.NAME</c> for each user metadata entry (x-amz-meta-NAME on S3), and
+    /// The extended attributes of a node: <c>user.NAME</c> for each user metadata entry (x-amz-meta-NAME on S3) other
+    /// than the POSIX attributes (<see cref="PosixMetadata.IsAttributeKey"/>), and
     /// read-only <c>user.cloudmount.content-type</c>, <c>.content-encoding</c>, <c>.etag</c> and
     /// <c>.storage-class</c> where the store reports them. Directories and files not yet uploaded have none.
     /// Costs one HEAD unless the metadata is known and fresh.
@@ -32,7 +33,7 @@ internal sealed class Xattrs(VfsContext ctx, NodeLookup lookup, AttributeOps att
         lock (Table.Sync) pending = n.Write?.Metadata is { } p ? new(p) : null;
         foreach (var (k, v) in (IEnumerable<KeyValuePair<string, string>>?)pending ?? head.Metadata ?? new Dictionary<string, string>())
         {
-            if (!k.StartsWith("cloudmount.", StringComparison.Ordinal)) result.Add(new(UserPrefix + k, v));
+            if (!k.StartsWith("cloudmount.", StringComparison.Ordinal) && !PosixMetadata.IsAttributeKey(k)) result.Add(new(UserPrefix + k, v));
         }
         void Info(string name, string? value)
         {
@@ -69,7 +70,7 @@ internal sealed class Xattrs(VfsContext ctx, NodeLookup lookup, AttributeOps att
     /// Values must be printable ASCII, as HTTP headers carry them.
     /// </summary>
     /// <exception cref="FileSystemException">NotSupported outside <c>user.</c>, on directories, or on a store without
-    /// metadata; NotPermitted for <c>user.cloudmount.*</c>; InvalidArgument for a value headers cannot carry;
+    /// metadata; NotPermitted for <c>user.cloudmount.*</c> and the POSIX attributes' names; InvalidArgument for a value headers cannot carry;
     /// Exists / NoData for <paramref name="mustCreate"/> / <paramref name="mustReplace"/>; ReadOnly.</exception>
     public async ValueTask SetAsync(ulong ino, string name, ReadOnlyMemory<byte> value, bool mustCreate, bool mustReplace, CancellationToken ct)
     {
@@ -123,6 +124,10 @@ internal sealed class Xattrs(VfsContext ctx, NodeLookup lookup, AttributeOps att
             throw new FileSystemException(FsError.NotSupported, $"{ctx.Store.Name} keeps no object metadata");
         }
         string key = name[UserPrefix.Length..].ToLowerInvariant();
+        if (PosixMetadata.IsAttributeKey(key))
+        {
+            throw new FileSystemException(FsError.NotPermitted, $"{name} holds the file's {key}: change it with chmod, chown or touch");
+        }
         if (!key.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
         {
             throw new FileSystemException(FsError.InvalidArgument, $"{name}: metadata names are letters, digits, '-', '_' and '.'");

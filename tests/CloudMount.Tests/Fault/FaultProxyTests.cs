@@ -100,6 +100,8 @@ public sealed partial class FaultProxyTests
             {
                 var staged = Directory.GetFiles(Path.Combine(cache, "staging"), "*.data", SearchOption.AllDirectories)
                     .Where(p => File.ReadAllBytes(p).AsSpan().SequenceEqual(f.Data)).ToList();
+                // The unmount retries what is still dirty: a file whose close() failed may be stored by then, whole.
+                if (staged.Count == 0 && backend.Beside is { } b && await b.GetAsync(f.Name) is { } retried && Md5(retried) == Md5(f.Data)) continue;
                 Assert.That(staged, Is.Not.Empty, $"{f.Name}: close() gave {closed[f.Name]} and its data is in staging");
                 Assert.That(File.ReadAllText(Path.ChangeExtension(staged[0], ".json")), Does.Contain(f.Name), "the record names the key");
             }

@@ -91,7 +91,7 @@ public sealed class LocalFsObjectStore : IObjectStore
     public string Name { get; }
 
     /// <inheritdoc/>
-    public StoreCapabilities Capabilities { get; } = new() { Md5ETags = false, Metadata = false };
+    public StoreCapabilities Capabilities { get; } = new() { Md5ETags = false, Metadata = false, RealFolders = true };
 
     private string PathOf(string key, bool allowMarker = false)
     {
@@ -325,7 +325,13 @@ public sealed class LocalFsObjectStore : IObjectStore
     /// <inheritdoc/>
     public async Task<ObjectInfo> CopyAsync(string sourceKey, string destinationKey, CancellationToken cancellationToken)
     {
-        string src = PathOf(sourceKey);
+        string src = PathOf(sourceKey, allowMarker: true);
+        if (sourceKey.EndsWith('/'))
+        {
+            // A directory's marker is the folder itself: the copy is a folder of the new name.
+            if (!Directory.Exists(src)) throw new ObjectNotFoundException(sourceKey);
+            return await WriteAsync(destinationKey, ObjectContent.FromBytes(ReadOnlyMemory<byte>.Empty), ObjectWriteOptions.Default, cancellationToken).ConfigureAwait(false);
+        }
         if (!File.Exists(src))
         {
             throw new ObjectNotFoundException(sourceKey);

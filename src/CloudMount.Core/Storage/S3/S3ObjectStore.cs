@@ -364,6 +364,14 @@ public sealed class S3ObjectStore : IObjectStore
         {
             throw new ObjectNotFoundException(key, e);
         }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
+        {
+            // The server could not parse x-amz-copy-source (s3rver answers NoSuchBucket for its own bucket, see
+            // CopyAsync): rewrite the object through the client with the new metadata, pinned to the same version.
+            var source = await HeadAsync(key, cancellationToken).ConfigureAwait(false) ?? throw new ObjectNotFoundException(key, e);
+            if (ifMatch is not null && source.ETag != ifMatch) throw new PreconditionFailedException(key, ifMatch, e);
+            return await CopyThroughClientAsync(source with { ContentType = options.ContentType ?? source.ContentType, ContentEncoding = options.ContentEncoding ?? source.ContentEncoding, Metadata = options.Metadata }, key, cancellationToken).ConfigureAwait(false);
+        }
         catch (Exception e)
         {
             throw Fail(e, key, ifMatch);
