@@ -34,8 +34,12 @@ if ! step "dotnet build" dotnet build CloudMount.sln -c Release --nologo; then
   exit 1
 fi
 rm -rf "$results"
+# Reproductions of defects not fixed yet (NUnit category KnownDefect, listed in tests/CloudMount.Tests/Model/
+# KnownDefects.cs) fail until their fix lands: the default run leaves them out; any --filter given replaces this.
+args=("$@")
+case " $* " in *" --filter "*) ;; *) args+=(--filter "TestCategory!=KnownDefect") ;; esac
 dotnet test tests/CloudMount.Tests -c Release --no-build --nologo \
-  --logger "trx;LogFileName=tests.trx" --logger "console;verbosity=normal" --results-directory "$results" "$@"
+  --logger "trx;LogFileName=tests.trx" --logger "console;verbosity=normal" --results-directory "$results" "${args[@]}"
 rc=$?
 trx="$results/tests.trx"
 if [ ! -f "$trx" ]; then

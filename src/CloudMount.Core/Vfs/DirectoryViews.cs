@@ -262,7 +262,7 @@ internal sealed class DirectoryViews : IDisposable
                     _ctx.Logger.LogDebug("key '{Key}' is hidden by the directory of the same name", o.Key);
                     continue;
                 }
-                entries[name] = new ChildEntry(NodeKind.File, o.Size, o.ETag, o.LastModified);
+                entries[name] = ObjectHeads.ListedEntry(o);
             }
             token = page.NextPageToken;
         }
@@ -314,7 +314,7 @@ internal sealed class DirectoryViews : IDisposable
             }
             foreach (var o in page.Objects)
             {
-                if (o.Key == key) file = new ChildEntry(NodeKind.File, o.Size, o.ETag, o.LastModified);
+                if (o.Key == key) file = ObjectHeads.ListedEntry(o);
                 passed |= KeyComparer.Instance.Compare(o.Key, asDir) > 0;
             }
             token = passed ? null : page.NextPageToken;

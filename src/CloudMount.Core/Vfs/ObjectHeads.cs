@@ -15,6 +15,16 @@ internal static class ObjectHeads
     public static ChildEntry EntryFromHead(ObjectInfo head, long? decodedSize) =>
         new(KindOf(head), head.Size, head.ETag, head.LastModified, head, decodedSize);
 
+    /// <summary>
+    /// The entry a listed object gives: a plain file, or, where the listing carries the object's metadata (GCS,
+    /// Azure, mem://) and it is not encoded, the entry its metadata describes (a symlink stays a symlink, modes and
+    /// times show), as a HEAD would give.
+    /// </summary>
+    public static ChildEntry ListedEntry(ObjectInfo o) =>
+        o.Metadata is not null && string.IsNullOrEmpty(o.ContentEncoding)
+            ? EntryFromHead(o, null) with { Mtime = o.LastModified }
+            : new ChildEntry(NodeKind.File, o.Size, o.ETag, o.LastModified);
+
     /// <summary>The kind of a (non-marker) object: what its <c>mode</c> metadata says, a file otherwise.</summary>
     public static NodeKind KindOf(ObjectInfo head) =>
         PosixMetadata.Parse(head.Metadata).Kind is { } k && k != NodeKind.Directory ? k : NodeKind.File;

@@ -23,13 +23,15 @@ public sealed class StagingArea : IDisposable
 
     private readonly FileStream _lock;
 
-    /// <summary>Creates the folder (and its parent) if needed and locks it.</summary>
+    /// <summary>Creates the folder (and its parent) if needed, makes it its owner's only (0700) and locks it.</summary>
     /// <exception cref="IOException">The folder cannot be created or is locked by another process.</exception>
     public StagingArea(string directory)
     {
         Directory = directory;
         CreatePrivateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(directory))!);
         CreatePrivateDirectory(directory);
+        // This mount's own folder: staged data is its owner's only, also in a folder that existed before.
+        if (!OperatingSystem.IsWindows()) System.IO.File.SetUnixFileMode(directory, FolderMode);
         _lock = new FileStream(System.IO.Path.Combine(directory, LockFileName), PrivateFile(System.IO.FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None));
     }
 

@@ -7,10 +7,10 @@ namespace CloudMount.Tests.Fuse;
 [TestFixture]
 public sealed class MountFaultTests
 {
-    // KnownDefect: touch M/e1; fusermount3 -u M exits with SIGSEGV (139) in 2 of 4 runs, logging "release: Cannot
+    // Regression (issue 10, fixed): touch M/e1; fusermount3 -u M exits with SIGSEGV (139) in 2 of 4 runs, logging "release: Cannot
     // access a disposed object" and "unmounting with e1 not uploaded" although it is stored (issue 10): continuations
     // still running after the loop ends reply on a destroyed session.
-    [Test, Category("KnownDefect")]
+    [Test]
     public async Task Unmount_right_after_a_close_exits_cleanly_with_the_file_stored()
     {
         string bucket = Paths.NewDir("unmount-bucket");
@@ -30,9 +30,9 @@ public sealed class MountFaultTests
         Assert.That(failures, Is.Empty, string.Join("\n", failures));
     }
 
-    // KnownDefect: with --cache-dir on an 8 MiB tmpfs, cp new200 M/keep.bin gets ENOSPC from write(), then close()
+    // Regression (issue 10, fixed): with --cache-dir on an 8 MiB tmpfs, cp new200 M/keep.bin gets ENOSPC from write(), then close()
     // returns 0 and an 8 MiB object replaces the good 20 MiB one; nothing is logged (issue 10).
-    [Test, Category("KnownDefect")]
+    [Test]
     public async Task A_full_cache_disk_fails_the_copy_and_keeps_the_good_object()
     {
         string bucket = Paths.NewDir("full-bucket");

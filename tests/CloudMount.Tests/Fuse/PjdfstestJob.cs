@@ -56,7 +56,7 @@ public sealed partial class PjdfstestJob
         try
         {
             mount = await MountProcess.StartAsync($"s3://{bucket}", mnt, args, server.Env);
-            int jobs = int.TryParse(Environment.GetEnvironmentVariable("CLOUDMOUNT_PJDFSTEST_JOBS"), out int j) ? j : 2;
+            int jobs = int.TryParse(Environment.GetEnvironmentVariable("CLOUDMOUNT_PJDFSTEST_JOBS"), out int j) ? j : 3;
             using var slots = new SemaphoreSlim(jobs);
             var gate = new SemaphoreSlim(1, 1); // one restart at a time
             var tasks = Groups.Select(async g =>

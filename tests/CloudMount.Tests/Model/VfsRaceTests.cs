@@ -57,9 +57,9 @@ public sealed class VfsRaceTests
         return await new StreamReader(r.Content).ReadToEndAsync();
     }
 
-    // KnownDefect: touch M/L/a; rm M/L/a; ls M/L shows a again (issue 10). Release uploads the empty file while unlink,
+    // Regression (issue 10, fixed): touch M/L/a; rm M/L/a; ls M/L shows a again (issue 10). Release uploads the empty file while unlink,
     // seeing a file not yet uploaded, deletes nothing: the upload then lands after the unlink.
-    [Test, Category("KnownDefect")]
+    [Test]
     public async Task An_unlink_during_the_release_upload_of_a_new_empty_file_leaves_it_deleted()
     {
         var (entry, open) = await Fs.CreateAsync(CloudFileSystem.RootIno, "a", OpenFlags.Write, None);
@@ -78,9 +78,9 @@ public sealed class VfsRaceTests
         Assert.That(e!.Error, Is.EqualTo(FsError.NotFound), "rm'd file shows up again after the TTL");
     }
 
-    // KnownDefect: truncate(path) right after create gives EIO ("setattr: Cannot access a closed file", issue 10): the
+    // Regression (issue 10, fixed): truncate(path) right after create gives EIO ("setattr: Cannot access a closed file", issue 10): the
     // setattr took the write state while the release uploaded, and the release closed its staging file under it.
-    [Test, Category("KnownDefect")]
+    [Test]
     public async Task A_truncate_during_the_release_upload_of_a_new_file_succeeds_and_is_stored()
     {
         var (entry, open) = await Fs.CreateAsync(CloudFileSystem.RootIno, "t", OpenFlags.Write, None);
@@ -96,9 +96,9 @@ public sealed class VfsRaceTests
         Assert.That(await StoredTextAsync("t"), Is.EqualTo("\0\0\0"), "the truncated size is what the store holds");
     }
 
-    // KnownDefect: read, close, then open with O_APPEND fails with EBADF about once in 100 (issue 10): the write state
+    // Regression (issue 10, fixed): read, close, then open with O_APPEND fails with EBADF about once in 100 (issue 10): the write state
     // is made before the handle is counted, and the late release of the read handle tears it down.
-    [Test, Category("KnownDefect")]
+    [Test]
     public async Task Appends_racing_the_late_release_of_a_read_handle_all_land()
     {
         await _t.Backend.WriteAsync("log", ObjectContent.FromBytes(Encoding.ASCII.GetBytes("x")), ObjectWriteOptions.Default, None);

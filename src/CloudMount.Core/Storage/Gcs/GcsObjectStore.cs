@@ -30,7 +30,7 @@ public delegate Task<string?> GcsTokenSource(CancellationToken cancellationToken
 /// </remarks>
 public sealed partial class GcsObjectStore : IObjectStore
 {
-    private const string ListFields = "items(name,size,generation,md5Hash,crc32c,updated,contentType,contentEncoding),prefixes,nextPageToken";
+    private const string ListFields = "items(name,size,generation,md5Hash,crc32c,updated,contentType,contentEncoding,metadata),prefixes,nextPageToken";
     private readonly HttpClient _http;
     private readonly Uri _endpoint;
     private readonly string _bucket;
