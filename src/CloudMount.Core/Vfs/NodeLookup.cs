@@ -216,7 +216,23 @@ internal sealed class NodeLookup(VfsContext ctx)
         {
             if (n.HeadIsCurrent && (n.OpenCount > 0 || Views.IsFreshLocked(n))) return n.Head!;
         }
-        await RefreshFileAsync(n, ct).ConfigureAwait(false);
+        bool local;
+        lock (Table.Sync) local = n.HasLocalState;
+        if (!local)
+        {
+            await RefreshFileAsync(n, ct).ConfigureAwait(false);
+        }
+        else
+        {
+            // Open for writing (a refresh leaves such a file alone): HEAD the stored version it started from.
+            string key;
+            lock (Table.Sync) key = Table.KeyLocked(n);
+            var info = await ctx.Store.HeadAsync(key, ct).ConfigureAwait(false);
+            lock (Table.Sync)
+            {
+                if (info is not null && info.ETag == n.ETag && !n.LocalOnly) n.Head = info;
+            }
+        }
         lock (Table.Sync)
         {
             return n.HeadIsCurrent ? n.Head! : throw new FileSystemException(FsError.Unreachable, $"metadata of {n.Name} is not known and the store is unreachable");

@@ -109,6 +109,14 @@ internal sealed class RenameOps(VfsContext ctx, NamespaceOps names, WriteBack wr
                 lock (Table.Sync) source.LocalOnly = true; // its bytes now live only in staging, until it is uploaded
             }
         }
+        bool targetStored;
+        lock (Table.Sync) targetStored = target is { LocalOnly: false, IsDirectory: false };
+        if (targetStored && (localOnly || dirty))
+        {
+            // The source's bytes are only in staging until its upload: the replaced object must not stay under the
+            // new name meanwhile (an unlink before that upload would otherwise bring it back).
+            await ctx.Store.DeleteAsync(newKey, ct).ConfigureAwait(false);
+        }
         if (target?.Write is { } replaced)
         {
             // The replaced file's staged data is nobody's to recover now.

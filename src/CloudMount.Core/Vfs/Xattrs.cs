@@ -18,23 +18,36 @@ internal sealed class Xattrs(VfsContext ctx, NodeLookup lookup, AttributeOps att
     /// The extended attributes of a node: <c>user.NAME</c> for each user metadata entry (x-amz-meta-NAME on S3) other
     /// than the POSIX attributes (<see cref="PosixMetadata.IsAttributeKey"/>), and
     /// read-only <c>user.cloudmount.content-type</c>, <c>.content-encoding</c>, <c>.etag</c> and
-    /// <c>.storage-class</c> where the store reports them. Directories and files not yet uploaded have none.
+    /// <c>.storage-class</c> where the store reports them. Directories have none; a file not yet uploaded has what setxattr gave it.
     /// Costs one HEAD unless the metadata is known and fresh.
     /// </summary>
     public async ValueTask<List<KeyValuePair<string, string>>> ListAsync(ulong ino, CancellationToken ct)
     {
         var n = Table.Get(ino);
         var result = new List<KeyValuePair<string, string>>();
-        bool local;
-        lock (Table.Sync) local = n.IsDirectory || n.LocalOnly;
-        if (local || !ctx.Store.Capabilities.Metadata) return result;
-        var head = await lookup.EnsureHeadAsync(n, ct).ConfigureAwait(false);
+        bool directory, localOnly;
         Dictionary<string, string>? pending;
-        lock (Table.Sync) pending = n.Write?.Metadata is { } p ? new(p) : null;
-        foreach (var (k, v) in (IEnumerable<KeyValuePair<string, string>>?)pending ?? head.Metadata ?? new Dictionary<string, string>())
+        lock (Table.Sync)
         {
-            if (!k.StartsWith("cloudmount.", StringComparison.Ordinal) && !PosixMetadata.IsAttributeKey(k)) result.Add(new(UserPrefix + k, v));
+            (directory, localOnly) = (n.IsDirectory, n.LocalOnly);
+            pending = n.Write?.Metadata is { } p ? new(p) : null;
         }
+        if (directory || !ctx.Store.Capabilities.Metadata) return result;
+        void User(IEnumerable<KeyValuePair<string, string>> meta)
+        {
+            foreach (var (k, v) in meta)
+            {
+                if (!k.StartsWith("cloudmount.", StringComparison.Ordinal) && !PosixMetadata.IsAttributeKey(k)) result.Add(new(UserPrefix + k, v));
+            }
+        }
+        if (localOnly)
+        {
+            // Not stored yet: what setxattr gave it, kept for its upload.
+            if (pending is not null) User(pending);
+            return result;
+        }
+        var head = await lookup.EnsureHeadAsync(n, ct).ConfigureAwait(false);
+        User((IEnumerable<KeyValuePair<string, string>>?)pending ?? head.Metadata ?? new Dictionary<string, string>());
         void Info(string name, string? value)
         {
             if (!string.IsNullOrEmpty(value)) result.Add(new(InfoPrefix + name, value));
