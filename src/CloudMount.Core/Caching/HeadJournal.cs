@@ -15,8 +15,9 @@ namespace CloudMount.Core.Caching;
 /// </summary>
 /// <remarks>
 /// One file per store, <c>heads/&lt;id&gt;.jsonl</c> in the cache folder, one JSON object per line, appended as
-/// heads are learnt (a torn last line after a crash is skipped); rewritten compactly at open and whenever it holds
-/// more than twice the live entries. At most <see cref="Capacity"/> entries, the oldest dropped first. Only a mount
+/// heads are learnt (a torn last line after a crash is skipped); rewritten compactly, at open or later, once it holds
+/// more than twice the live entries (plus 10,000 lines). At most <see cref="Capacity"/> entries; beyond that some
+/// are dropped (whichever the dictionary enumerates first), which costs only a HEAD or a default later. Only a mount
 /// that owns the cache folder (its <see cref="DiskCache"/> lock) opens one.
 /// </remarks>
 public sealed partial class HeadJournal : IDisposable
@@ -46,7 +47,11 @@ public sealed partial class HeadJournal : IDisposable
         string id = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(store)))[..24];
         var j = new HeadJournal(Path.Combine(dir, id + ".jsonl"));
         j.Load();
-        lock (j._sync) j.RewriteLocked();
+        lock (j._sync)
+        {
+            if (j.NeedsCompactionLocked) j.RewriteLocked();
+            else j.OpenAppendLocked();
+        }
         return j;
     }
 
@@ -95,7 +100,7 @@ public sealed partial class HeadJournal : IDisposable
             _entries[head.Key] = e;
             while (_entries.Count > Capacity) _entries.Remove(_entries.Keys.First());
             AppendLocked(e);
-            if (_lines > 2L * _entries.Count + 10_000) RewriteLocked();
+            if (NeedsCompactionLocked) RewriteLocked();
         }
     }
 
@@ -109,11 +114,14 @@ public sealed partial class HeadJournal : IDisposable
         }
     }
 
+    private bool NeedsCompactionLocked => _lines > 2L * _entries.Count + 10_000;
+
     private void Load()
     {
         if (!File.Exists(_path)) return;
         foreach (var line in File.ReadLines(_path))
         {
+            _lines++;
             try
             {
                 if (JsonSerializer.Deserialize(line, HeadJson.Default.Entry) is { K.Length: > 0 } e)
@@ -165,6 +173,19 @@ public sealed partial class HeadJournal : IDisposable
             }
             File.Move(tmp, _path, overwrite: true);
             _lines = _entries.Count;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            DropLocked();
+            return;
+        }
+        OpenAppendLocked();
+    }
+
+    private void OpenAppendLocked()
+    {
+        try
+        {
             _out = new FileStream(_path, FileMode.Append, FileAccess.Write, FileShare.Read, 1 << 16);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)

@@ -22,7 +22,7 @@ internal static class ObjectHeads
     /// </summary>
     public static ChildEntry ListedEntry(ObjectInfo o) =>
         o.Metadata is not null && string.IsNullOrEmpty(o.ContentEncoding)
-            ? EntryFromHead(o, null) with { Mtime = o.LastModified }
+            ? EntryFromHead(o, null)
             : new ChildEntry(NodeKind.File, o.Size, o.ETag, o.LastModified);
 
     /// <summary>The kind of a (non-marker) object: what its <c>mode</c> metadata says, a file otherwise.</summary>
