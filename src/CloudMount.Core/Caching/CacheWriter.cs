@@ -8,12 +8,14 @@ namespace CloudMount.Core.Caching;
 /// (<see cref="DiskCache.Commit"/>) are batched: once no block has arrived for <see cref="IdleCommitDelay"/>, or
 /// when an entry's oldest unclaimed write is <see cref="MaxCommitDelay"/> old, and at dispose. A flush during a
 /// large read would compete with it for the disk. When the queue is full, new blocks are simply not cached.
+/// The writer is a thread of its own: its blocking writes (direct I/O, one part at a time) never hold one of the
+/// few thread-pool threads a small machine has while reads wait for their continuations.
 /// </summary>
 public sealed class CacheWriter : IAsyncDisposable
 {
     private readonly DiskCache _disk;
     private readonly Channel<Job> _queue = Channel.CreateBounded<Job>(new BoundedChannelOptions(32) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
-    private readonly Task _worker;
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _dropped;
 
     private readonly record struct Job(ObjectVersion Version, long FirstBlock, ArraySegment<byte> Data, string? Encoding, Action Release);
@@ -22,7 +24,8 @@ public sealed class CacheWriter : IAsyncDisposable
     public CacheWriter(DiskCache disk)
     {
         _disk = disk;
-        _worker = Task.Run(RunAsync);
+        var thread = new Thread(Run) { IsBackground = true, Name = "cloudmount cache writer" };
+        thread.Start();
     }
 
     /// <summary>Jobs dropped because the queue was full.</summary>
@@ -47,7 +50,20 @@ public sealed class CacheWriter : IAsyncDisposable
     /// <summary>Longest time a written block stays unclaimed while writes keep coming.</summary>
     public static TimeSpan MaxCommitDelay { get; } = TimeSpan.FromSeconds(30);
 
-    private async Task RunAsync()
+    private void Run()
+    {
+        try
+        {
+            RunLoop();
+            _stopped.TrySetResult();
+        }
+        catch (Exception e)
+        {
+            _stopped.TrySetException(e);
+        }
+    }
+
+    private void RunLoop()
     {
         // Entry id -> time of its oldest unclaimed write. Bound: the entries written since the last commit, at most
         // those of MaxCommitDelay of reading.
@@ -58,14 +74,14 @@ public sealed class CacheWriter : IAsyncDisposable
             bool more;
             if (dirty.Count == 0)
             {
-                more = await reader.WaitToReadAsync().ConfigureAwait(false);
+                more = reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult();
             }
             else
             {
                 using var idle = new CancellationTokenSource(IdleCommitDelay);
                 try
                 {
-                    more = await reader.WaitToReadAsync(idle.Token).ConfigureAwait(false);
+                    more = reader.WaitToReadAsync(idle.Token).AsTask().GetAwaiter().GetResult();
                 }
                 catch (OperationCanceledException)
                 {
@@ -108,6 +124,6 @@ public sealed class CacheWriter : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
-        await _worker.ConfigureAwait(false);
+        await _stopped.Task.ConfigureAwait(false);
     }
 }

@@ -33,6 +33,14 @@ public sealed class MemoryBlockCache : IDisposable
         return true;
     }
 
+    /// <summary>Copies <c>destination.Length</c> bytes of a cached block, from byte <paramref name="from"/> of the block; false on a miss.</summary>
+    public bool TryRead(in ObjectVersion v, long block, int from, Span<byte> destination)
+    {
+        if (!_cache.TryGetValue(KeyOf(v, block), out byte[]? data) || data is null || from + destination.Length > data.Length) return false;
+        data.AsSpan(from, destination.Length).CopyTo(destination);
+        return true;
+    }
+
     /// <summary>True when the block is held.</summary>
     public bool Contains(in ObjectVersion v, long block) => _cache.TryGetValue(KeyOf(v, block), out _);
 

@@ -16,8 +16,11 @@ public readonly record struct ObjectVersion(string Store, string Key, string ETa
     /// <summary>Cache block size: 1 MiB. Read-ahead parts are whole, aligned blocks.</summary>
     public const int BlockSize = 1 << 20;
 
-    /// <summary>A stable file-name-safe id: 40 hex digits of SHA-256 over store, key and ETag.</summary>
-    public string Id => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{Store}\n{Key}\n{ETag}")))[..40];
+    /// <summary>
+    /// A stable file-name-safe id: 40 hex digits of SHA-256 over store, key and ETag, computed once at construction
+    /// (every cache lookup of a read uses it). A <c>with</c> expression would keep the old id, so none is used.
+    /// </summary>
+    public string Id { get; } = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{Store}\n{Key}\n{ETag}")))[..40];
 
     /// <summary>Number of blocks, the last one possibly short.</summary>
     public long BlockCount => (Size + BlockSize - 1) / BlockSize;

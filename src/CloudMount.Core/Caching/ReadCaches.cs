@@ -49,6 +49,44 @@ public sealed class ReadCaches(MemoryBlockCache? memory, DiskCache? disk) : IAsy
     }
 
     /// <summary>
+    /// Copies bytes [<paramref name="offset"/>, <paramref name="offset"/> + <c>destination.Length</c>) of a version
+    /// from the tiers, block by block (memory first, then disk through the page cache), copying only those bytes;
+    /// false as soon as a block is in no tier (the destination then holds a partial copy to ignore).
+    /// </summary>
+    /// <param name="v">The version.</param>
+    /// <param name="offset">First byte, in bytes from the object's start.</param>
+    /// <param name="destination">Where the bytes go; its length is the count (within the object).</param>
+    public bool TryReadBytes(in ObjectVersion v, long offset, Span<byte> destination)
+    {
+        const int block = ObjectVersion.BlockSize;
+        int done = 0;
+        while (done < destination.Length)
+        {
+            long at = offset + done;
+            long b = at / block;
+            int from = (int)(at - b * block);
+            int count = Math.Min(destination.Length - done, block - from);
+            var target = destination.Slice(done, count);
+            if (Memory?.TryRead(v, b, from, target) == true)
+            {
+                Interlocked.Increment(ref _memoryHits);
+                CloudMountMetrics.CacheHits.Add(1, new KeyValuePair<string, object?>("tier", "memory"));
+            }
+            else if (Disk?.TryReadBytes(v, at, target) == true)
+            {
+                Interlocked.Increment(ref _diskHits);
+                CloudMountMetrics.CacheHits.Add(1, new KeyValuePair<string, object?>("tier", "disk"));
+            }
+            else
+            {
+                return false;
+            }
+            done += count;
+        }
+        return true;
+    }
+
+    /// <summary>
     /// Stores blocks fetched from the store: in memory at once when <paramref name="inMemory"/>, on disk in the
     /// background. <paramref name="release"/> is called when the bytes are no longer needed (at once without a disk tier).
     /// </summary>

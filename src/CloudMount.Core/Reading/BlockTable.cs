@@ -136,6 +136,26 @@ internal sealed class BlockTable
         return to;
     }
 
+    /// <summary>True when the version has cache tiers to read from (its ETag is known).</summary>
+    public bool HasCaches => _version is not null;
+
+    /// <summary>True when a live part covers some block of bytes [<paramref name="from"/>, <paramref name="to"/>). Caller holds <see cref="Lock"/>.</summary>
+    public bool CoversAnyLocked(long from, long to)
+    {
+        for (long b = BlockOf(from); b <= BlockOf(Math.Max(from, to - 1)); b++)
+        {
+            if (_blocks.ContainsKey(b)) return true;
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// Copies bytes [<paramref name="offset"/>, <paramref name="offset"/> + <c>destination.Length</c>) from the cache
+    /// tiers, only those bytes; false when a block they touch is in no tier. Called outside <see cref="Lock"/>.
+    /// </summary>
+    public bool TryReadCached(long offset, Span<byte> destination) =>
+        _version is { } v && _caches!.TryReadBytes(v, offset, destination);
+
     /// <summary>Adds one interest to a part the caller already holds. Caller holds <see cref="Lock"/>.</summary>
     public static void AddInterestLocked(Part p) => p.Interest++;
 

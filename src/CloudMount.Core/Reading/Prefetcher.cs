@@ -31,6 +31,7 @@ public sealed class Prefetcher : IAsyncDisposable
     private readonly LocalFileReader? _local;
     private readonly Action? _unregister;
     private readonly long _size;
+    private readonly BufferPool _pool;
     private int _disposed;
 
     /// <summary>Creates the read source of one open file.</summary>
@@ -49,6 +50,7 @@ public sealed class Prefetcher : IAsyncDisposable
         _size = size;
         logger ??= NullLogger.Instance;
         pool ??= BufferPool.Shared;
+        _pool = pool;
         if (Storage.LocalFs.LocalFsObjectStore.Find(store.Name) is { } local)
         {
             // A local file is read where it is: caching it again would only copy it.
@@ -142,10 +144,24 @@ public sealed class Prefetcher : IAsyncDisposable
         var covering = new List<Part>();
         var started = new List<Part>();
         var released = new List<Part>();
+        bool fromCaches;
         lock (table.Lock)
         {
             ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-            _streams!.PlanLocked(offset, end, covering, started, released);
+            fromCaches = table.HasCaches && _streams!.TryRandomOutsideTableLocked(offset, end, released);
+            if (!fromCaches) _streams!.PlanLocked(offset, end, covering, started, released);
+        }
+        if (fromCaches)
+        {
+            // A random read of blocks the caches hold: copy exactly its bytes, not whole blocks into a part.
+            var buffer = _pool.Rent(want);
+            if (table.TryReadCached(offset, buffer.AsSpan(0, want)))
+            {
+                var pool = _pool;
+                return new ReadLease([buffer.Slice(0, want)], () => pool.Return(buffer));
+            }
+            _pool.Return(buffer);
+            lock (table.Lock) _streams!.AcquireRandomLocked(offset, end, covering, started);
         }
         // Requests start outside the lock: a store may do real work before its first await.
         table.Start(started);

@@ -28,6 +28,7 @@ internal sealed class ReadStreams(BlockTable table)
     private readonly Stream?[] _streams = new Stream?[MaxStreams];   // protected by table.Lock
     private long _clock;                                              // protected by table.Lock
     private long _lastWindow;                                         // protected by table.Lock
+    private Stream? _lastRandom;                                      // protected by table.Lock: the stream TryRandomOutsideTableLocked made last
 
     private sealed class Stream
     {
@@ -129,6 +130,47 @@ internal sealed class ReadStreams(BlockTable table)
                 }
                 InsertSorted(s.Held, p);
             }
+        }
+    }
+
+    /// <summary>
+    /// When a read at <paramref name="offset"/> would be random and no live part holds its bytes, records it as a
+    /// random stream (so a read that continues it turns sequential, as in <see cref="PlanLocked"/>) without taking
+    /// parts, and returns true: the caller then copies exactly its bytes from the caches, or, when they do not hold
+    /// them all, takes the parts with <see cref="BlockTable.AcquireLocked"/>. Caller holds the table's lock.
+    /// </summary>
+    /// <param name="offset">First byte of the read.</param>
+    /// <param name="end">One past its last byte (within the object).</param>
+    /// <param name="released">Receives parts whose fills were cancelled when a stream slot was reused, to await.</param>
+    public bool TryRandomOutsideTableLocked(long offset, long end, List<Part> released)
+    {
+        if (offset == 0 || FindLocked(offset) is not null || table.CoversAnyLocked(offset, end)) return false;
+        var s = NewStreamLocked(released);
+        _lastRandom = s;
+        s.Sequential = false;
+        s.Window = 0;
+        s.CoveredEnd = end;
+        s.LastUse = ++_clock;
+        s.LastOffset = offset;
+        s.LastEnd = end;
+        _lastWindow = 0;
+        return true;
+    }
+
+    /// <summary>
+    /// Takes the parts of a read <see cref="TryRandomOutsideTableLocked"/> let through when the caches did not hold
+    /// its bytes: one interest each for the caller in <paramref name="covering"/>, and one for the read's stream (while
+    /// it keeps its slot), so the next reader of those blocks finds them. Caller holds the table's lock.
+    /// </summary>
+    public void AcquireRandomLocked(long offset, long end, List<Part> covering, List<Part> started)
+    {
+        table.AcquireLocked(offset, end, demand: true, random: true, covering, started);
+        if (_lastRandom is not { } s || Array.IndexOf(_streams, s) < 0 || s.Sequential) return;
+        foreach (var p in covering)
+        {
+            if (s.Held.Contains(p)) continue;
+            BlockTable.AddInterestLocked(p);
+            InsertSorted(s.Held, p);
         }
     }
 
