@@ -1,0 +1,61 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Win32.SafeHandles;
+
+namespace CloudMount.Core.Caching;
+
+public sealed partial class DiskCache
+{
+    /// <summary>
+    /// Copies bytes [<paramref name="offset"/>, <paramref name="offset"/> + <c>destination.Length</c>) of a version
+    /// into <paramref name="destination"/> through the page cache, when every block they touch is cached; false
+    /// otherwise (nothing is read). Random readers use this: a 256 KiB read costs 256 KiB of copying, not the 1 MiB
+    /// of its block, and the page cache keeps what was read for the next reader.
+    /// </summary>
+    /// <param name="v">The version.</param>
+    /// <param name="offset">First byte, in bytes from the object's start.</param>
+    /// <param name="destination">Where the bytes go; its length is the count (within the object).</param>
+    public bool TryReadBytes(in ObjectVersion v, long offset, Span<byte> destination)
+    {
+        if (destination.IsEmpty || offset < 0 || offset + destination.Length > v.Size) return false;
+        var e = Find(v);
+        if (e is null) return false;
+        long first = offset / ObjectVersion.BlockSize, last = (offset + destination.Length - 1) / ObjectVersion.BlockSize;
+        SafeFileHandle? handle = null;
+        bool added = false;
+        try
+        {
+            lock (e.Sync)
+            {
+                if (e.Evicted || last >= e.Blocks.Length) return false;
+                for (long b = first; b <= last; b++)
+                {
+                    // Pending blocks are on the data file already (this process wrote them); only the record waits.
+                    if (!e.Blocks[b] && !e.Pending.Contains(b)) return false;
+                }
+                handle = e.BufferedHandle(_open);
+                _open.Touch(e);
+                // A trim may close the descriptor while it is read: the handle's count keeps it open until then.
+                handle.DangerousAddRef(ref added);
+                e.LastAccess = DateTimeOffset.UtcNow;
+            }
+            _open.Trim();
+            int total = 0;
+            while (total < destination.Length)
+            {
+                int n = RandomAccess.Read(handle, destination[total..], offset + total);
+                if (n == 0) return false;
+                total += n;
+            }
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or UnauthorizedAccessException)
+        {
+            _logger.LogWarning("disk cache read of {Key} failed: {Error}", v.Key, ex.Message);
+            return false;
+        }
+        finally
+        {
+            if (added) handle!.DangerousRelease();
+        }
+    }
+}
