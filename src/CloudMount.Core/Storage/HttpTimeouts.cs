@@ -31,19 +31,19 @@ public static class StoreHttp
     /// <summary>
     /// A client whose requests fail within <paramref name="timeouts"/> on a stalled server (<see cref="StallGuardHandler"/>):
     /// no automatic decompression (encoded objects are served as stored), 64 connections per server, no overall
-    /// timeout of its own.
+    /// timeout of its own; small bodies go without <c>Expect: 100-continue</c> (<see cref="ExpectContinueHandler"/>).
     /// </summary>
     public static HttpClient CreateClient(HttpTimeouts timeouts, bool allowRedirects = true) =>
         new(CreateHandler(timeouts, allowRedirects), disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
 
     /// <summary>The handler of <see cref="CreateClient"/>, for SDKs that take a handler or build their own client.</summary>
     public static HttpMessageHandler CreateHandler(HttpTimeouts timeouts, bool allowRedirects = true) =>
-        new StallGuardHandler(new SocketsHttpHandler
+        new ExpectContinueHandler(new StallGuardHandler(new SocketsHttpHandler
         {
             ConnectTimeout = timeouts.Connect,
             AutomaticDecompression = DecompressionMethods.None,
             AllowAutoRedirect = allowRedirects,
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(50),
             MaxConnectionsPerServer = 64,
-        }, timeouts);
+        }, timeouts));
 }
