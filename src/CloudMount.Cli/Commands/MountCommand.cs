@@ -67,7 +67,7 @@ internal static class MountCommand
         public CompressionOptionSet Compression { get; } = new();
         public Option<string?> MetricsAddr { get; } = new("--metrics-addr") { Description = "Serve Prometheus metrics at http://ADDR/metrics; PORT alone listens on 127.0.0.1" };
         public Option<bool> NoXattrs { get; } = new("--no-xattrs") { Description = "Serve no extended attributes (object metadata): small writes then skip the kernel's per-write security.capability request" };
-        public Option<string> ReadAhead { get; } = new("--read-ahead") { Description = "Largest read-ahead window per open file", DefaultValueFactory = _ => "64MiB" };
+        public Option<string> ReadAhead { get; } = new("--read-ahead") { Description = "Largest read-ahead window per open file (the process's read-ahead buffers are bounded by the larger of this and 48MiB)", DefaultValueFactory = _ => "48MiB" };
         public Option<string> PartSize { get; } = new("--read-part-size") { Description = "Size of one range request of read-ahead", DefaultValueFactory = _ => "8MiB" };
         public Option<bool> Daemon { get; } = new("--daemon") { Description = "Mount in the background: return once the mount is ready (exit 0), or with its error; logs go to --log-file (default /var/log/cloudmount/DIR.log for root, ~/.local/state/cloudmount/DIR.log otherwise)" };
         public Option<string?> LogFile { get; } = new("--log-file") { Description = "Append log lines to this file instead of stderr (errors that stop the mount still go to stderr too)" };
@@ -159,6 +159,8 @@ internal static class MountCommand
             var compression = o.Compression.Parse(parse);
             if (raw && compression.Codec != Core.Codecs.Codec.Identity) throw new UsageException("--compress cannot be combined with --raw");
             var readAheadOptions = new ReadAheadOptions { MaxWindowBytes = readAhead, PartBytes = Math.Min(partSize, readAhead) };
+            // One file's whole window fits in the read-ahead buffers.
+            BufferPool.Shared.BudgetBytes = Math.Max(BufferPool.DefaultBudgetBytes, readAhead);
             await using var decoding = raw ? null : new Core.Codecs.DecodedCopies(opened.Store, Path.Combine(cacheDir, "decoded"), Math.Max(cacheSize, Bytes.GiB),
                 logs.CreateLogger("decode"), readAheadOptions);
             string staging = Path.Combine(cacheDir, "staging", $"{Environment.ProcessId}-{Guid.NewGuid():n}"[..24]);

@@ -9,8 +9,8 @@ public sealed record ReadAheadOptions
     /// <summary>Bytes fetched by the first read of a file and after every random jump (default 1 MiB).</summary>
     public long InitialWindowBytes { get; init; } = 1 * Bytes.MiB;
 
-    /// <summary>Largest read-ahead window per open file in bytes (default 64 MiB).</summary>
-    public long MaxWindowBytes { get; init; } = 64 * Bytes.MiB;
+    /// <summary>Largest read-ahead window per open file in bytes (default 48 MiB, <see cref="BufferPool.DefaultBudgetBytes"/>).</summary>
+    public long MaxWindowBytes { get; init; } = BufferPool.DefaultBudgetBytes;
 
     /// <summary>Size of one range request in bytes (default 8 MiB).</summary>
     public long PartBytes { get; init; } = 8 * Bytes.MiB;

@@ -52,7 +52,7 @@ public sealed class PrefetcherTests
             off += n;
         }
         Assert.That(all.ToArray().AsSpan().SequenceEqual(_data), "bytes differ");
-        Assert.That(p.WindowBytes, Is.EqualTo(64 * Bytes.MiB), "the window grew to its cap");
+        Assert.That(p.WindowBytes, Is.EqualTo(new ReadAheadOptions().MaxWindowBytes), "the window grew to its cap");
         // 40 MiB: a 1 MiB first part, then parts growing to 8 MiB: far fewer requests than kernel reads (321).
         Assert.That(_stats[RequestKind.Get], Is.InRange(6, 20));
         Assert.That(_stats.BytesDownloaded, Is.EqualTo(_data.Length), "no byte fetched twice");
