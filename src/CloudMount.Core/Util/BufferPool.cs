@@ -110,30 +110,30 @@ public sealed class BufferPool
     /// An aligned buffer of exactly <paramref name="length"/> bytes (uninitialised), regardless of the budget. The
     /// array behind it extends at least to the length rounded up to <see cref="Alignment"/>.
     /// </summary>
-    public ArraySegment<byte> Rent(int length)
+    public ArraySegment<byte> Rent(int length) => RentCore(length, long.MaxValue)!.Value;
+
+    /// <summary>Like <see cref="Rent"/>, but returns <c>null</c> when the buffer would pass the budget.</summary>
+    public ArraySegment<byte>? TryRent(int length) => RentCore(length, BudgetBytes);
+
+    private ArraySegment<byte>? RentCore(int length, long budget)
     {
-        Interlocked.Exchange(ref _lastRent, Environment.TickCount64);
         int shift = ShiftFor(length);
+        long own = shift <= MaxShift ? 1L << shift : RoundUp(length);
+        if (OutstandingBytes + own > budget) return null;
+        Interlocked.Exchange(ref _lastRent, Environment.TickCount64);
         byte[]? array = null;
-        if (shift <= MaxShift && _classes[shift - MinShift].TryPop(out array))
+        // Its own size class first, then an idle buffer up to four times larger (within the budget): allocating while
+        // idle buffers of other sizes wait would hold both, and a buffer let go to the GC stays resident until a full
+        // collection (a stream's read-ahead parts grow from 1 to 8 MiB, its demand parts are 1 MiB). No more than
+        // four times, so small buffers do not take the large ones a stream is about to need.
+        for (int c = shift; c <= Math.Min(MaxShift, shift + 2) && array is null && OutstandingBytes + (1L << c) <= budget; c++)
         {
-            Interlocked.Add(ref _idle, -array.Length);
+            if (_classes[c - MinShift].TryPop(out array)) Interlocked.Add(ref _idle, -array.Length);
         }
-        array ??= GC.AllocateUninitializedArray<byte>((shift <= MaxShift ? 1 << shift : RoundUp(length)) + Alignment, pinned: true);
+        array ??= GC.AllocateUninitializedArray<byte>((int)own + Alignment, pinned: true);
         Interlocked.Add(ref _outstanding, array.Length - Alignment);
         _owned?.TryAdd(array, true);
         return new ArraySegment<byte>(array, AlignedOffset(array), length);
-    }
-
-    /// <summary>Like <see cref="Rent"/>, but returns <c>null</c> when the buffer would pass the budget.</summary>
-    public ArraySegment<byte>? TryRent(int length)
-    {
-        long size = 1L << ShiftFor(length);
-        if (OutstandingBytes + size > BudgetBytes)
-        {
-            return null;
-        }
-        return Rent(length);
     }
 
     /// <summary>Gives a buffer back. It must not be used afterwards.</summary>
