@@ -241,7 +241,8 @@ internal sealed class NamespaceOps(VfsContext ctx, NodeLookup lookup, WriteBack 
 
     /// <summary>
     /// Removes a file: deletes its object (a file never uploaded is only dropped locally). Waits for an upload of
-    /// the file in progress, so the object it makes is the one deleted.
+    /// the file in progress, so the object it makes is the one deleted. A stored file that is open is staged
+    /// first, so its descriptors keep reading (and writing) its bytes until they are closed.
     /// </summary>
     /// <exception cref="FileSystemException">ReadOnly, NotFound, IsDirectory.</exception>
     public async ValueTask UnlinkAsync(ulong parent, string name, CancellationToken ct)
@@ -255,13 +256,22 @@ internal sealed class NamespaceOps(VfsContext ctx, NodeLookup lookup, WriteBack 
             if (child.IsDirectory) throw new FileSystemException(FsError.IsDirectory, $"{name} is a directory");
             using (await InodeGates.EnterAsync(ct, dir, child).ConfigureAwait(false))
             {
-                bool localOnly;
+                bool localOnly, open;
                 string key;
                 lock (Table.Sync)
                 {
                     if (InodeTable.ChildLocked(dir, name) != child) continue; // replaced meanwhile: look again
                     localOnly = child.LocalOnly;
+                    open = child.OpenCount > 0;
                     key = Table.KeyLocked(child);
+                }
+                if (!localOnly && open)
+                {
+                    // POSIX keeps an unlinked file's bytes for its open descriptors: stage them before the object goes
+                    // (rm of a large file open elsewhere waits for its download; a failure fails the unlink, and
+                    // nothing is deleted). Every handle then reads the staging file, dropped at the last close.
+                    var staged = writeBack.PrepareLocked(child, truncate: false);
+                    await writeBack.HydrateLockedAsync(child, staged, ct).ConfigureAwait(false);
                 }
                 if (!localOnly) await ctx.Store.DeleteAsync(key, ct).ConfigureAwait(false);
                 lock (Table.Sync)
