@@ -203,6 +203,36 @@ public abstract class MountConformance
     }
 
     [Test]
+    public async Task An_unlinked_file_stays_readable_and_writable_through_its_open_descriptors()
+    {
+        var data = new byte[3_000_000];
+        new Random(31).NextBytes(data);
+        await Seed("gone.bin", data);
+        await WaitForTtl();
+        string py = await Sh("""
+            python3 - <<'EOF'
+            import hashlib, os
+            r = open("gone.bin", "rb"); head = r.read(1000)
+            w = os.open("gone.bin", os.O_RDWR)
+            os.unlink("gone.bin")
+            print(os.path.exists("gone.bin"), "gone.bin" in os.listdir("."))
+            print(hashlib.md5(head + r.read()).hexdigest())
+            os.pwrite(w, b"XYZ", 5)
+            print(os.pread(w, 10, 0).hex())
+            r.close(); os.close(w)
+            print(os.path.exists("gone.bin"))
+            EOF
+            """);
+        var patched = data.Take(10).ToArray();
+        "XYZ"u8.CopyTo(patched.AsSpan(5));
+        Assert.That(py.Split('\n', StringSplitOptions.RemoveEmptyEntries), Is.EqualTo(new[]
+        {
+            "False False", Convert.ToHexStringLower(MD5.HashData(data)), Convert.ToHexStringLower(patched), "False",
+        }), "POSIX keeps an unlinked file's bytes for its open descriptors, and the name stays gone");
+        if (Beside is not null) Assert.That(await Beside.GetAsync($"{Dir}/gone.bin"), Is.Null, "the object was deleted and not stored again at the last close");
+    }
+
+    [Test]
     public async Task Syscalls_report_the_expected_errno()
     {
         await Sh("mkdir d && echo x > d/f && echo y > file");
