@@ -201,10 +201,12 @@ internal static class MountCommand
             }, logs.CreateLogger("fuse")).ConfigureAwait(false);
 
             await warmup.ConfigureAwait(false);
-            log.LogInformation("mounted {Url} on {MountPoint} (credentials: {Credentials}); Ctrl-C or `fusermount3 -u {MountPoint}` to unmount",
-                opened.Url.ToString().TrimEnd('/'), mp, opened.CredentialSource, mp);
+            // Metrics are served from here, after the warm-up (its cache hits are no one's) and before the mount is
+            // announced, so they count its first requests.
             using var metrics = metricsAddr is null ? null : MetricsExporter.Start(metricsAddr);
             if (metricsAddr is not null) log.LogInformation("metrics at {Address}metrics", metricsAddr);
+            log.LogInformation("mounted {Url} on {MountPoint} (credentials: {Credentials}); Ctrl-C or `fusermount3 -u {MountPoint}` to unmount",
+                opened.Url.ToString().TrimEnd('/'), mp, opened.CredentialSource, mp);
             // Files earlier mounts staged but could not upload go up now, in the background.
             var recovery = Task.Run(() => WriteBackRecovery.RunAsync(Path.Combine(cacheDir, "staging"), opened.Store, vfsOptions.Upload, logs.CreateLogger("recovery"), CancellationToken.None));
             if (banner is not null)
