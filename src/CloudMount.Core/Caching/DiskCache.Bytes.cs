@@ -39,14 +39,7 @@ public sealed partial class DiskCache
                 e.LastAccess = DateTimeOffset.UtcNow;
             }
             _open.Trim();
-            int total = 0;
-            while (total < destination.Length)
-            {
-                int n = RandomAccess.Read(handle, destination[total..], offset + total);
-                if (n == 0) return false;
-                total += n;
-            }
-            return true;
+            return ReadFully(handle, destination, offset, destination.Length);
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException or UnauthorizedAccessException)
         {
@@ -57,5 +50,22 @@ public sealed partial class DiskCache
         {
             if (added) handle!.DangerousRelease();
         }
+    }
+
+    /// <summary>
+    /// Reads at least <paramref name="length"/> bytes at <paramref name="offset"/> into <paramref name="destination"/>,
+    /// each call asking for the whole rest of it (a direct-I/O destination is longer, rounded to 4,096); false when
+    /// the file ends first.
+    /// </summary>
+    private static bool ReadFully(SafeFileHandle handle, Span<byte> destination, long offset, int length)
+    {
+        int total = 0;
+        while (total < length)
+        {
+            int n = RandomAccess.Read(handle, destination[total..], offset + total);
+            if (n == 0) return false;
+            total += n;
+        }
+        return true;
     }
 }

@@ -161,14 +161,7 @@ public sealed partial class DiskCache : IDisposable
                 e.LastAccess = DateTimeOffset.UtcNow;
             }
             _open.Trim();
-            int total = 0;
-            while (total < length)
-            {
-                int n = RandomAccess.Read(handle, target[total..], offset + total);
-                if (n == 0) return false;
-                total += n;
-            }
-            return true;
+            return ReadFully(handle, target, offset, length);
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException or UnauthorizedAccessException)
         {
