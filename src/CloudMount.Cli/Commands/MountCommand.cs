@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using CloudMount.Core;
 using CloudMount.Core.Caching;
 using CloudMount.Core.Reading;
@@ -187,6 +186,9 @@ internal static class MountCommand
             {
                 return await WindowsMountCommand.ServeAsync(fs, mp, new(opened, vfsOptions, caches, cacheDir, parse.GetValue(o.Uid), parse.GetValue(o.Gid), fileMode, dirMode, !parse.GetValue(o.NoXattrs), metricsAddr), logs, banner).ConfigureAwait(false);
             }
+            if (!OperatingSystem.IsLinux()) throw new PlatformNotSupportedException("FUSE mounts are for Linux");
+            // Signals are handled from before the kernel mount exists: a Ctrl-C while it is set up unmounts it too.
+            using var signals = new MountSignals(log, mp);
             // The first lookup and read of the mount find their code compiled and initialised (MountWarmup): it runs
             // while the kernel sets the mount up, and the mount is announced once both are done (measured: 0.2 s
             // more to start, 0.12 s less to the first byte).
@@ -199,47 +201,27 @@ internal static class MountCommand
                 ReadOnly = vfsOptions.ReadOnly,
                 ExtendedAttributes = !parse.GetValue(o.NoXattrs),
             }, logs.CreateLogger("fuse")).ConfigureAwait(false);
+            signals.Attach(mount);
 
             await warmup.ConfigureAwait(false);
             // Metrics are served from here, after the warm-up (its cache hits are no one's) and before the mount is
             // announced, so they count its first requests.
             using var metrics = metricsAddr is null ? null : MetricsExporter.Start(metricsAddr);
             if (metricsAddr is not null) log.LogInformation("metrics at {Address}metrics", metricsAddr);
-            log.LogInformation("mounted {Url} on {MountPoint} (credentials: {Credentials}); Ctrl-C or `fusermount3 -u {MountPoint}` to unmount",
-                opened.Url.ToString().TrimEnd('/'), mp, opened.CredentialSource, mp);
             // Files earlier mounts staged but could not upload go up now, in the background.
             var recovery = Task.Run(() => WriteBackRecovery.RunAsync(Path.Combine(cacheDir, "staging"), opened.Store, vfsOptions.Upload, logs.CreateLogger("recovery"), CancellationToken.None));
-            if (banner is not null)
+            if (!signals.Stopping)
             {
-                Console.Out.WriteLine(banner(mp));
-                Console.Out.Flush();
+                log.LogInformation("mounted {Url} on {MountPoint} (credentials: {Credentials}); Ctrl-C or `fusermount3 -u {MountPoint}` to unmount",
+                    opened.Url.ToString().TrimEnd('/'), mp, opened.CredentialSource, mp);
+                if (banner is not null)
+                {
+                    Console.Out.WriteLine(banner(mp));
+                    Console.Out.Flush();
+                }
+                ServiceNotify.Ready($"mounted {opened.Url.ToString().TrimEnd('/')} on {mp}");
             }
-            ServiceNotify.Ready($"mounted {opened.Url.ToString().TrimEnd('/')} on {mp}");
 
-            int signals = 0;
-            void OnSignal(PosixSignalContext context)
-            {
-                context.Cancel = true;
-                int n = Interlocked.Increment(ref signals);
-                if (n == 1)
-                {
-                    ServiceNotify.Stopping($"unmounting {mp}");
-                    log.LogInformation("unmounting {MountPoint}", mp);
-                    if (!mount.Unmount(lazy: false))
-                    {
-                        log.LogWarning("{MountPoint} is busy: files are open; detaching it and finishing when they are closed (Ctrl-C again to abort)", mp);
-                        mount.Unmount(lazy: true);
-                    }
-                }
-                else
-                {
-                    log.LogWarning("aborting the FUSE connection of {MountPoint}", mp);
-                    mount.Abort();
-                }
-            }
-            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-            using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, OnSignal);
             await mount.Completion.ConfigureAwait(false);
             ServiceNotify.Stopping($"unmounting {mp}");
             await mount.DisposeAsync().ConfigureAwait(false);

@@ -140,4 +140,20 @@ public sealed class MountBehaviourTests
         Assert.That(log, Does.Contain("busy"));
         Assert.That(Mounts.IsMounted(mnt), Is.False);
     }
+
+    [Test]
+    public async Task Ctrl_c_while_the_mount_is_set_up_unmounts_it_and_exits_zero()
+    {
+        // The kernel mount exists before the process announces it (it warms its code paths meanwhile): a Ctrl-C
+        // then, as a script that waits for /proc/mounts sends it, must unmount and exit 0, not kill the process.
+        for (int round = 0; round < 3; round++)
+        {
+            string mnt = Paths.NewDir("earlyint");
+            await using var mount = await MountProcess.StartAsync("mem://early", mnt, announced: false);
+            string log = await mount.StopAsync();
+            Assert.That(mount.ExitCode, Is.Zero, log);
+            Assert.That(log, Does.Contain("unmounted"), log);
+            Assert.That(Mounts.IsMounted(mnt), Is.False, log);
+        }
+    }
 }
