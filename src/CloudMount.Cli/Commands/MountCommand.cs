@@ -192,7 +192,8 @@ internal static class MountCommand
             // The first lookup and read of the mount find their code compiled and initialised (MountWarmup): it runs
             // while the kernel sets the mount up, and the mount is announced once both are done (measured: 0.2 s
             // more to start, 0.12 s less to the first byte).
-            var warmup = Task.Run(() => MountWarmup.RunAsync(readAheadOptions, ct));
+            var warmup = Task.WhenAll(Task.Run(() => MountWarmup.RunAsync(readAheadOptions, ct)),
+                opened.Backend is Core.Storage.S3.S3ObjectStore ? Task.Run(() => Core.Storage.S3.S3Warmup.RunAsync(ct)) : Task.CompletedTask);
             await using var mount = await FuseMount.MountAsync(fs, new FuseMountOptions
             {
                 MountPoint = mp,

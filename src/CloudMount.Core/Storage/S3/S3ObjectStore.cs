@@ -25,6 +25,12 @@ public sealed class S3ObjectStore : IObjectStore
     /// <param name="credentials">From <see cref="S3CredentialResolver"/>.</param>
     /// <param name="options">Endpoint, region, multipart settings.</param>
     public S3ObjectStore(string bucket, AWSCredentials credentials, S3StoreOptions options)
+        : this(bucket, credentials, options, new GuardedHttpClients(options.Timeouts))
+    {
+    }
+
+    /// <summary>A client whose HTTP clients come from <paramref name="http"/> (<see cref="S3Warmup"/>'s answers made in memory).</summary>
+    internal S3ObjectStore(string bucket, AWSCredentials credentials, S3StoreOptions options, HttpClientFactory http)
     {
         _bucket = bucket;
         _options = options;
@@ -37,7 +43,7 @@ public sealed class S3ObjectStore : IObjectStore
             MaxErrorRetry = 0,
             // No overall deadline: the stall guard of our handler bounds every wait on the server instead.
             Timeout = ClientConfig.MaxTimeout,
-            HttpClientFactory = new GuardedHttpClients(options.Timeouts),
+            HttpClientFactory = http,
             // Checksums the SDK adds by default (CRC32 trailers, aws-chunked) are not understood by many
             // S3-compatible servers; we send Content-MD5 ourselves.
             RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
