@@ -100,9 +100,30 @@ internal sealed partial class FuseAdapter
         ReplyLease(r, lease);
     }
 
-    /// <summary>Replies with the lease's segments, gathered by the kernel, without copying them first.</summary>
+    /// <summary>
+    /// Replies with the lease's segments, gathered by the kernel, without copying them first; a lease of a cache
+    /// file's range goes as its descriptor and position, which libfuse splices from the page cache (one copy, in the
+    /// kernel, instead of a read into our buffer and a write of it).
+    /// </summary>
     private static unsafe void ReplyLease(FuseRequest r, Core.Reading.ReadLease lease)
     {
+        if (lease.File is { } file)
+        {
+            // The lease keeps the descriptor open (its reference count) until it is disposed, after this reply.
+            var bufv = new FuseBufvec
+            {
+                Count = 1,
+                Buf0 = new FuseBuf
+                {
+                    Size = (nuint)file.Length,
+                    Flags = FuseBuf.IsFd | FuseBuf.FdSeek,
+                    Fd = (int)file.Handle.DangerousGetHandle(),
+                    Pos = file.Offset,
+                },
+            };
+            r.ReplyData(&bufv);
+            return;
+        }
         var segments = lease.Segments;
         Span<Iovec> iov = stackalloc Iovec[Math.Max(1, segments.Count)];
         var pins = new System.Buffers.MemoryHandle[segments.Count];

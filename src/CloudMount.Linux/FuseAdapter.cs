@@ -123,7 +123,9 @@ internal sealed partial class FuseAdapter
         {
             var a = From(userdata);
             uint want = FuseCapabilities.AsyncRead | FuseCapabilities.AtomicOTrunc | FuseCapabilities.ParallelDirops
-                      | FuseCapabilities.ReaddirPlus | FuseCapabilities.AutoInvalData | FuseCapabilities.AsyncDio;
+                      | FuseCapabilities.ReaddirPlus | FuseCapabilities.AutoInvalData | FuseCapabilities.AsyncDio
+                      // Replies from a cache file's descriptor are spliced (fuse_reply_data).
+                      | FuseCapabilities.SpliceWrite;
             conn->Want |= want & conn->Capable;
             // Always readdirplus: `ls -l` then needs no lookup per entry.
             conn->Want &= ~FuseCapabilities.ReaddirPlusAuto;

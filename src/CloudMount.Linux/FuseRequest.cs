@@ -106,6 +106,8 @@ internal sealed class FuseRequest
 
     public unsafe int ReplyIov(Iovec* iov, int count) => Claim() ? Sent(Libfuse.ReplyIov(Req, iov, count)) : -Errno.ECANCELED;
 
+    public unsafe int ReplyData(FuseBufvec* bufv) => Claim() ? Sent(Libfuse.ReplyData(Req, bufv, 0)) : -Errno.ECANCELED;
+
     public int ReplyXattr(nuint count) => Claim() ? Sent(Libfuse.ReplyXattr(Req, count)) : -Errno.ECANCELED;
 
     public unsafe int ReplyReadlink(byte* link) => Claim() ? Sent(Libfuse.ReplyReadlink(Req, link)) : -Errno.ECANCELED;

@@ -87,6 +87,23 @@ public sealed class ReadCaches(MemoryBlockCache? memory, DiskCache? disk) : IAsy
     }
 
     /// <summary>
+    /// Bytes [<paramref name="offset"/>, <paramref name="offset"/> + <paramref name="length"/>) of a version as a range
+    /// of the disk tier's data file, when it holds every block they touch; <c>null</c> otherwise. A FUSE reply splices
+    /// them from the page cache (no copy through the process); disposing the lease lets the descriptor go.
+    /// </summary>
+    /// <param name="v">The version.</param>
+    /// <param name="offset">First byte, in bytes from the object's start.</param>
+    /// <param name="length">How many bytes (within the object).</param>
+    public Reading.ReadLease? TryLeaseFile(in ObjectVersion v, long offset, int length)
+    {
+        if (Disk is not { } disk || !disk.TryLeaseBytes(v, offset, length, out var handle)) return null;
+        long blocks = (offset + length - 1) / ObjectVersion.BlockSize - offset / ObjectVersion.BlockSize + 1;
+        Interlocked.Add(ref _diskHits, blocks);
+        CloudMountMetrics.CacheHits.Add(blocks, new KeyValuePair<string, object?>("tier", "disk"));
+        return new Reading.ReadLease(new Reading.FileBytes(handle, offset, length), handle.DangerousRelease);
+    }
+
+    /// <summary>
     /// Stores blocks fetched from the store: in memory at once when <paramref name="inMemory"/>, on disk in the
     /// background. <paramref name="release"/> is called when the bytes are no longer needed (at once without a disk tier).
     /// </summary>

@@ -156,6 +156,13 @@ internal sealed class BlockTable
     public bool TryReadCached(long offset, Span<byte> destination) =>
         _version is { } v && _caches!.TryReadBytes(v, offset, destination);
 
+    /// <summary>
+    /// Bytes [<paramref name="offset"/>, <paramref name="offset"/> + <paramref name="length"/>) as a range of the disk
+    /// tier's file (<see cref="ReadCaches.TryLeaseFile"/>), or <c>null</c>. Called outside <see cref="Lock"/>.
+    /// </summary>
+    public ReadLease? TryLeaseCachedFile(long offset, int length) =>
+        _version is { } v ? _caches!.TryLeaseFile(v, offset, length) : null;
+
     /// <summary>Adds one interest to a part the caller already holds. Caller holds <see cref="Lock"/>.</summary>
     public static void AddInterestLocked(Part p) => p.Interest++;
 

@@ -153,7 +153,9 @@ public sealed class Prefetcher : IAsyncDisposable
         }
         if (fromCaches)
         {
-            // A random read of blocks the caches hold: copy exactly its bytes, not whole blocks into a part.
+            // A random read of blocks the caches hold: the disk tier's file range itself (spliced by a FUSE reply),
+            // else a copy of exactly its bytes, not whole blocks into a part.
+            if (table.TryLeaseCachedFile(offset, want) is { } file) return file;
             var buffer = _pool.Rent(want);
             if (table.TryReadCached(offset, buffer.AsSpan(0, want)))
             {

@@ -238,6 +238,33 @@ internal static class FuseSetAttr
     public const int Ctime = 1 << 10;
 }
 
+/// <summary><c>struct fuse_buf</c> (fuse_common.h, libfuse 3.14): memory, or a descriptor with a position.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct FuseBuf
+{
+    /// <summary>FUSE_BUF_IS_FD: <see cref="Fd"/> holds the data.</summary>
+    public const int IsFd = 1 << 1;
+
+    /// <summary>FUSE_BUF_FD_SEEK: read at <see cref="Pos"/> (pread), not at the descriptor's offset.</summary>
+    public const int FdSeek = 1 << 2;
+
+    public nuint Size;
+    public int Flags;
+    public nint Mem;
+    public int Fd;
+    public long Pos;
+}
+
+/// <summary><c>struct fuse_bufvec</c> with its one buffer.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct FuseBufvec
+{
+    public nuint Count;
+    public nuint Idx;
+    public nuint Off;
+    public FuseBuf Buf0;
+}
+
 /// <summary><c>struct iovec</c>: one buffer of a gathered reply.</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal struct Iovec

@@ -114,6 +114,14 @@ internal static unsafe partial class Libfuse
     [LibraryImport(Lib, EntryPoint = "fuse_reply_iov")]
     public static partial int ReplyIov(nint req, Iovec* iov, int count);
 
+    /// <summary>
+    /// Replies with the data of <paramref name="bufv"/>: from a descriptor, libfuse splices the pages through a pipe
+    /// to the kernel when the connection wants FUSE_CAP_SPLICE_WRITE (else reads them into a buffer and writes that).
+    /// The descriptor is read before the call returns.
+    /// </summary>
+    [LibraryImport(Lib, EntryPoint = "fuse_reply_data")]
+    public static partial int ReplyData(nint req, FuseBufvec* bufv, int flags);
+
     /// <summary>Replies to getxattr/listxattr asked with size 0: the size the value (or name list) needs.</summary>
     [LibraryImport(Lib, EntryPoint = "fuse_reply_xattr")]
     public static partial int ReplyXattr(nint req, nuint count);
