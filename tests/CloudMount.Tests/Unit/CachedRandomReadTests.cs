@@ -143,6 +143,34 @@ public sealed class CachedRandomReadTests
         Assert.That(disk.TryReadBytes(v, _data.Length - 10, b.AsSpan(0, 20)), Is.False, "past the object's end");
     }
 
+    [Test]
+    public async Task A_random_read_from_the_disk_tier_lends_the_file_range_which_stays_readable_after_a_prune()
+    {
+        using var disk = DiskCache.Open(Paths.NewDir("cachedrandom-lease"), 1L << 30)!;
+        await using var caches = new ReadCaches(null, disk);
+        await FillAsync(caches, disk);
+        long gets = _stats[RequestKind.Get];
+        await using var p = New(caches);
+        long offset = 7L * MiB - 3000;
+        using (var lease = await p.LeaseAsync(offset, 256 * 1024, CancellationToken.None))
+        {
+            Assert.That(lease.File, Is.Not.Null, "the disk tier's file range, for the reply to splice");
+            Assert.That((lease.File!.Offset, lease.File.Length, lease.Length), Is.EqualTo((offset, 256 * 1024, 256 * 1024)));
+            Assert.That(disk.Prune(null, all: true), Is.GreaterThanOrEqualTo(0));
+            var b = new byte[256 * 1024];
+            Assert.That(lease.CopyTo(b), Is.EqualTo(b.Length));
+            Assert.That(b.AsSpan().SequenceEqual(_data.AsSpan((int)offset, b.Length)), "the lent descriptor still reads the bytes");
+        }
+        Assert.That(_stats[RequestKind.Get], Is.EqualTo(gets), "no request for the lent read");
+        using (var tail = await p.LeaseAsync(_data.Length - 100, 4096, CancellationToken.None))
+        {
+            var b = new byte[100];
+            Assert.That(tail.Length, Is.EqualTo(100), "a lease stops at the object's end");
+            Assert.That(tail.CopyTo(b), Is.EqualTo(100));
+            Assert.That(b.AsSpan().SequenceEqual(_data.AsSpan(_data.Length - 100)));
+        }
+    }
+
     private sealed class Capture : HttpMessageHandler
     {
         public bool? ExpectContinue;
