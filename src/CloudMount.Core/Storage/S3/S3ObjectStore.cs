@@ -72,18 +72,6 @@ public sealed class S3ObjectStore : IObjectStore
     /// <inheritdoc/>
     public IMultipartUploads Multipart { get; }
 
-    /// <summary>The SDK's HTTP clients: ours, with the stall guard (<see cref="StoreHttp"/>), cached by the SDK.</summary>
-    private sealed class GuardedHttpClients(HttpTimeouts timeouts) : HttpClientFactory
-    {
-        public override HttpClient CreateHttpClient(IClientConfig clientConfig) => StoreHttp.CreateClient(timeouts);
-
-        public override bool UseSDKHttpClientCaching(IClientConfig clientConfig) => true;
-
-        public override bool DisposeHttpClientsAfterUse(IClientConfig clientConfig) => false;
-
-        public override string GetConfigUniqueString(IClientConfig clientConfig) => $"cloudmount-{timeouts.FirstByte.Ticks}-{timeouts.Idle.Ticks}-{timeouts.Connect.Ticks}";
-    }
-
     /// <summary>
     /// Over HTTPS, bodies are sent as UNSIGNED-PAYLOAD: Content-MD5 and TLS protect them, and the SDK skips a
     /// SHA-256 pass over every byte (the SDK's documented use; it refuses it over plain HTTP).
@@ -233,7 +221,7 @@ public sealed class S3ObjectStore : IObjectStore
             Metadata = MetadataOf(r.Metadata),
             StorageClass = r.StorageClass?.Value ?? "STANDARD",
         };
-        return new ObjectReadResult(new ResponseStream(r), info, new ByteRange(offset, r.ContentLength));
+        return new ObjectReadResult(new S3ResponseStream(r), info, new ByteRange(offset, r.ContentLength));
     }
 
     /// <inheritdoc/>
@@ -414,18 +402,5 @@ public sealed class S3ObjectStore : IObjectStore
     {
         _client.Dispose();
         return ValueTask.CompletedTask;
-    }
-
-    /// <summary>The response body; disposing it disposes the response and returns the connection.</summary>
-    private sealed class ResponseStream(GetObjectResponse response) : ReadOnlyStreamBase
-    {
-        protected override ValueTask<int> ReadCoreAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
-            response.ResponseStream.ReadAsync(buffer, cancellationToken);
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing) response.Dispose();
-            base.Dispose(disposing);
-        }
     }
 }
