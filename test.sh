@@ -49,6 +49,10 @@ count() { grep -o "$1=\"[0-9]*\"" "$trx" 2>/dev/null | head -1 | grep -o '[0-9]*
 passed=$(count passed); failed=$(count failed); skipped=$(( $(count total) - $(count executed) ))
 if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 [ -f "$results/pjdfstest-summary.txt" ] && cat "$results/pjdfstest-summary.txt"
+# The failed tests again, each with the first lines of its message, so the end of the log names them.
+if [ "$failed" -gt 0 ] && [ -f "$trx" ] && command -v python3 >/dev/null 2>&1; then
+  python3 scripts/failed-tests.py "$trx" || true
+fi
 [ "$skipped" -gt 0 ] && echo "$skipped skipped (each says why: a known bug of the test server it concerns, or an exploration run only on request)"
 echo "$passed passed, $failed failed"
 exit $rc
