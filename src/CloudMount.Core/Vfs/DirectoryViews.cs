@@ -20,7 +20,11 @@ internal sealed class DirectoryViews : IDisposable
 {
     private readonly VfsContext _ctx;
     private readonly MetadataCache _meta;
+    private readonly DirectoryLister _lister;
     private readonly Dictionary<string, ListsInFlight> _lists = [];   // by directory prefix; protected by the table lock
+
+    /// <summary>Listings being made, by directory and whether only a small one is wanted; protected by the table lock.</summary>
+    private readonly Dictionary<(Inode Dir, bool SmallOnly), Task<ImmutableDictionary<string, ChildEntry>?>> _listings = [];
 
     private sealed class ListsInFlight
     {
@@ -34,6 +38,7 @@ internal sealed class DirectoryViews : IDisposable
     public DirectoryViews(VfsContext ctx)
     {
         _ctx = ctx;
+        _lister = new DirectoryLister(ctx);
         _meta = new MetadataCache(ctx.Options.MetadataTtl, ctx.Options.NegativeTtl, ctx.Time) { Journal = ctx.Options.Caches?.Heads };
     }
 
@@ -55,8 +60,11 @@ internal sealed class DirectoryViews : IDisposable
     }
 
     /// <summary>Records that a new directory is empty (mkdir). Caller holds the table lock.</summary>
-    public void RecordEmptyDirectoryLocked(Inode dir) =>
+    public void RecordEmptyDirectoryLocked(Inode dir)
+    {
         _meta.SetListing(Table.PrefixLocked(dir), ImmutableDictionary.Create<string, ChildEntry>(StringComparer.Ordinal));
+        dir.ListingPages = 1;
+    }
 
     /// <summary>Forgets all metadata under a prefix (a directory renamed or removed). Caller holds the table lock.</summary>
     public void InvalidatePrefixLocked(string prefix) => _meta.InvalidatePrefix(prefix);
@@ -166,11 +174,35 @@ internal sealed class DirectoryViews : IDisposable
         return false;
     }
 
-    /// <summary>True when a listing of the directory (of any age) fits in one LIST page, so one LIST refreshes every name in it.</summary>
-    public bool HasSmallListing(Inode dir)
+    /// <summary>
+    /// Whether a kernel lookup that memory cannot answer should list the directory (at most
+    /// <see cref="SmallListingPages"/> pages) rather than resolve its one name: when the directory's last listing
+    /// took that few pages, or, for a directory never listed, from the second name resolved in it (a program reading
+    /// many files it did not list, as <c>python -c 'open(...)'</c> in a loop or <c>tar -T list</c>, then costs one
+    /// listing per directory and TTL, not a LIST per file; rclone's VFS lists the directory on every lookup). A
+    /// larger directory has its first pages listed again every <see cref="LargeDirectoryLookupsPerPage"/> names.
+    /// Not with exact attributes, where a listing costs a HEAD per entry. Caller holds the table lock; counts the
+    /// lookup.
+    /// </summary>
+    public bool ListsForLookupLocked(Inode dir)
     {
-        lock (Table.Sync) return _meta.TryGetListing(Table.PrefixLocked(dir), allowStale: true, out var l) && l.Count < 1000;
+        if (dir.ListingPages is > 0 and <= SmallListingPages) return true;
+        if (_ctx.ExactAttributes) return false;
+        return ++dir.StoreLookups >= (dir.ListingPages == 0 ? 2 : LargeDirectoryLookupsPerPage);
     }
+
+    /// <summary>
+    /// In a directory larger than <see cref="SmallListingPages"/> pages, names resolved one by one before its first
+    /// pages are listed again (their names then answer lookups for the TTL): a page costs a few LISTs of one name, so a
+    /// program that looks up names at random pays at most a few times as much, one that reads them all far less.
+    /// </summary>
+    private const int LargeDirectoryLookupsPerPage = 16;
+
+    /// <summary>
+    /// LIST pages a directory may take and still be listed whole for a lookup: two, as some servers (s3rver)
+    /// answer a full page of exactly 1,000 keys as truncated and the second page is empty.
+    /// </summary>
+    private const int SmallListingPages = 2;
 
     // ------------------------------------------------------------------ listing
 
@@ -179,19 +211,79 @@ internal sealed class DirectoryViews : IDisposable
     /// attributes, HEADs); while the store is unreachable, from the cache whatever its age. Children the mount
     /// knows that are gone from the store lose their name.
     /// </summary>
-    public async Task<ImmutableDictionary<string, ChildEntry>> GetListingAsync(Inode dir, CancellationToken ct)
+    public async Task<ImmutableDictionary<string, ChildEntry>> GetListingAsync(Inode dir, CancellationToken ct) =>
+        (await GetListingAsync(dir, smallOnly: false, ct).ConfigureAwait(false))!;
+
+    /// <summary>
+    /// As <see cref="GetListingAsync(Inode, CancellationToken)"/>; with <paramref name="smallOnly"/>, sends at most
+    /// <see cref="SmallListingPages"/> LISTs and returns <c>null</c> when the directory needs more (it is then marked as such, its listing kept as it
+    /// was, and the names of the page are known for the TTL).
+    /// </summary>
+    public async Task<ImmutableDictionary<string, ChildEntry>?> GetListingAsync(Inode dir, bool smallOnly, CancellationToken ct)
     {
-        string prefix;
+        Task<ImmutableDictionary<string, ChildEntry>?>? shared;
         lock (Table.Sync)
         {
-            prefix = Table.PrefixLocked(dir);
+            string prefix = Table.PrefixLocked(dir);
             if (_meta.TryGetListing(prefix, allowStale: false, out var fresh)) return fresh;
+            // Lookups and readdirs of one directory that miss together share one listing.
+            if (!_listings.TryGetValue((dir, smallOnly), out shared))
+            {
+                shared = ListAndStoreAsync(dir, prefix, smallOnly);
+                _listings[(dir, smallOnly)] = shared;
+            }
         }
+        return await shared.WaitAsync(ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Lists the directory and stores the listing (the work of <see cref="GetListingAsync(Inode, bool,
+    /// CancellationToken)"/>, shared by every caller that asked meanwhile, so no one caller's cancellation stops
+    /// it; its requests are bounded by the store's timeouts). Removes itself from <c>_listings</c> when done.
+    /// </summary>
+    private async Task<ImmutableDictionary<string, ChildEntry>?> ListAndStoreAsync(Inode dir, string prefix, bool smallOnly)
+    {
+        // Runs after the caller has registered this task (which it does under the table lock).
+        await Task.Yield();
+        try
+        {
+            return await ListAndStoreCoreAsync(dir, prefix, smallOnly, CancellationToken.None).ConfigureAwait(false);
+        }
+        finally
+        {
+            lock (Table.Sync) _listings.Remove((dir, smallOnly));
+        }
+    }
+
+    private async Task<ImmutableDictionary<string, ChildEntry>?> ListAndStoreCoreAsync(Inode dir, string prefix, bool smallOnly, CancellationToken ct)
+    {
         var ticket = BeginList(prefix);
         Dictionary<string, ChildEntry> entries;
         try
         {
-            entries = await ListDirectoryAsync(prefix, ct).ConfigureAwait(false);
+            int pages;
+            (entries, pages) = await _lister.ListAsync(prefix, smallOnly ? SmallListingPages : int.MaxValue, ct).ConfigureAwait(false);
+            lock (Table.Sync)
+            {
+                dir.ListingPages = pages == 0 ? SmallListingPages + 1 : pages;
+                dir.StoreLookups = 0;
+                if (pages == 0)
+                {
+                    // More pages than asked for: the directory is not listed by this call, but each name the
+                    // page holds is known for the TTL (local changes made meanwhile win), so lookups of them cost
+                    // nothing. With exact attributes a listed name is not enough: nothing is kept.
+                    foreach (var (name, change) in EndListLocked(ticket))
+                    {
+                        if (change is { } c) entries[name] = c;
+                        else entries.Remove(name);
+                    }
+                    if (!_ctx.ExactAttributes)
+                    {
+                        foreach (var (name, e) in entries) _meta.SetObject(prefix + name, e);
+                    }
+                    return null;
+                }
+            }
             ImmutableDictionary<string, ChildEntry>? previous;
             lock (Table.Sync) _meta.TryGetListing(prefix, allowStale: true, out previous);
             await ObjectHeads.CompleteListingAsync(_ctx, prefix, entries, previous, KnownOrRecorded, ct).ConfigureAwait(false);
@@ -221,53 +313,17 @@ internal sealed class DirectoryViews : IDisposable
             dir.Subdirs = snapshot.Values.Count(e => e.Kind == NodeKind.Directory);
             if (dir.Children is { } children)
             {
+                // Children the mount knows take what the listing says of them (a lookup answered from this
+                // listing returns the inode as it is); those gone, or of another kind now, lose their name.
                 foreach (var (name, child) in children.ToList())
                 {
-                    if (!child.HasLocalState && (!snapshot.TryGetValue(name, out var e) || e.Kind != child.Kind)) Table.DetachLocked(child);
+                    if (child.HasLocalState) continue;
+                    if (!snapshot.TryGetValue(name, out var e) || e.Kind != child.Kind) Table.DetachLocked(child);
+                    else Table.UpsertChildLocked(dir, name, e);
                 }
             }
             return snapshot;
         }
-    }
-
-    /// <summary>Lists one directory level: one LIST per 1,000 entries, applying the <see cref="KeyNames"/> rules.</summary>
-    private async Task<Dictionary<string, ChildEntry>> ListDirectoryAsync(string prefix, CancellationToken ct)
-    {
-        var entries = new Dictionary<string, ChildEntry>(StringComparer.Ordinal);
-        string? token = null;
-        do
-        {
-            var page = await _ctx.Store.ListAsync(new ListRequest(prefix, "/", token), ct).ConfigureAwait(false);
-            foreach (var p in page.CommonPrefixes)
-            {
-                string name = p.Length > prefix.Length ? p[prefix.Length..^1] : "";
-                if (!KeyNames.IsValidName(name))
-                {
-                    _ctx.Logger.LogDebug("prefix '{Prefix}' cannot be a directory name; not listed", p);
-                    continue;
-                }
-                entries[name] = new ChildEntry(NodeKind.Directory, 0, null, _ctx.MountTime);
-            }
-            foreach (var o in page.Objects)
-            {
-                if (o.Key == prefix) continue; // this directory's own marker
-                string name = o.Key[prefix.Length..];
-                if (!KeyNames.IsValidName(name))
-                {
-                    _ctx.Logger.LogDebug("key '{Key}' cannot be a file name; not listed", o.Key);
-                    continue;
-                }
-                if (entries.TryGetValue(name, out var existing) && existing.Kind == NodeKind.Directory)
-                {
-                    _ctx.Logger.LogDebug("key '{Key}' is hidden by the directory of the same name", o.Key);
-                    continue;
-                }
-                entries[name] = ObjectHeads.ListedEntry(o);
-            }
-            token = page.NextPageToken;
-        }
-        while (token is not null);
-        return entries;
     }
 
     /// <summary>
@@ -281,7 +337,7 @@ internal sealed class DirectoryViews : IDisposable
         ChildEntry? found;
         try
         {
-            found = await ResolveFromStoreAsync(dirPrefix + name, ct).ConfigureAwait(false);
+            found = await _lister.ResolveAsync(dirPrefix + name, ct).ConfigureAwait(false);
         }
         catch
         {
@@ -296,31 +352,6 @@ internal sealed class DirectoryViews : IDisposable
             }
             return found;
         }
-    }
-
-    private async Task<ChildEntry?> ResolveFromStoreAsync(string key, CancellationToken ct)
-    {
-        string asDir = key + "/";
-        ChildEntry? file = null;
-        string? token = null;
-        do
-        {
-            var page = await _ctx.Store.ListAsync(new ListRequest(key, "/", token), ct).ConfigureAwait(false);
-            bool passed = false;
-            foreach (var p in page.CommonPrefixes)
-            {
-                if (p == asDir) return new ChildEntry(NodeKind.Directory, 0, null, _ctx.MountTime);
-                passed |= KeyComparer.Instance.Compare(p, asDir) > 0;
-            }
-            foreach (var o in page.Objects)
-            {
-                if (o.Key == key) file = ObjectHeads.ListedEntry(o);
-                passed |= KeyComparer.Instance.Compare(o.Key, asDir) > 0;
-            }
-            token = passed ? null : page.NextPageToken;
-        }
-        while (token is not null);
-        return file;
     }
 
     /// <inheritdoc/>

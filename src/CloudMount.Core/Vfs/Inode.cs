@@ -74,6 +74,13 @@ internal sealed class Inode(ulong ino, NodeKind kind, Inode? parent, string name
     public PosixMetadata Session;
     /// <summary>Directories: how many subdirectories the last listing (plus local changes) showed, for nlink; <c>null</c> before one.</summary>
     public int? Subdirs;
+    /// <summary>
+    /// Directories: LIST pages the last listing took (0: never listed; 3 also stands for "more than 2", when a
+    /// lookup listed only the first pages). See <see cref="DirectoryViews.ListsForLookupLocked"/>.
+    /// </summary>
+    public int ListingPages;
+    /// <summary>Directories: names resolved from the store one by one while no listing was known.</summary>
+    public int StoreLookups;
 
     /// <summary>
     /// Files: the staging state while the file is open for writing or holds data not yet uploaded. The reference

@@ -38,30 +38,39 @@ internal sealed class NodeLookup(VfsContext ctx)
 
     /// <summary>
     /// Finds the child called <paramref name="name"/>: from memory when fresh, else with one LIST (of the whole
-    /// directory when it fits in one page and this is a kernel lookup, so reading many files after the TTL
-    /// costs one LIST, not one each), else from stale metadata while the store is unreachable. The inode found
+    /// directory when it fits in one page and this is a kernel lookup, see
+    /// <see cref="DirectoryViews.ListsForLookupLocked"/>, so reading many files costs one LIST per directory and
+    /// TTL, not one each), else from stale metadata while the store is unreachable. The inode found
     /// carries one reference of the kind <paramref name="reference"/> asks, taken under the lock that found it,
     /// so it cannot be dropped before the caller uses it. Returns <c>null</c> (and takes nothing) when the name
     /// does not exist.
     /// </summary>
     public async Task<Inode?> FindChildAsync(Inode dir, string name, Reference reference, CancellationToken ct)
     {
-        bool lookup = reference == Reference.Lookup;
+        bool listFirst;
         lock (Table.Sync)
         {
             if (Views.TryLookupCachedLocked(dir, name, out var cached)) return Take(cached, reference);
+            listFirst = reference == Reference.Lookup && Views.ListsForLookupLocked(dir);
         }
         string prefix = Table.Prefix(dir);
         ChildEntry? found;
         try
         {
-            if (lookup && Views.HasSmallListing(dir))
+            if (listFirst && await Views.GetListingAsync(dir, smallOnly: true, ct).ConfigureAwait(false) is { } entries)
             {
-                var entries = await Views.GetListingAsync(dir, ct).ConfigureAwait(false);
                 found = entries.TryGetValue(name, out var e) ? e : null;
             }
             else
             {
+                if (listFirst)
+                {
+                    // The directory's first pages did not hold all of it; the names they held are known now.
+                    lock (Table.Sync)
+                    {
+                        if (Views.TryLookupCachedLocked(dir, name, out var paged)) return Take(paged, reference);
+                    }
+                }
                 found = await Views.ResolveChildAsync(prefix, name, ct).ConfigureAwait(false);
                 if (found is { } listed)
                 {
