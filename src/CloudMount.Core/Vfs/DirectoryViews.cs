@@ -263,30 +263,35 @@ internal sealed class DirectoryViews : IDisposable
         {
             int pages;
             (entries, pages) = await _lister.ListAsync(prefix, smallOnly ? SmallListingPages : int.MaxValue, ct).ConfigureAwait(false);
+            ImmutableDictionary<string, ChildEntry>? previous;
             lock (Table.Sync)
             {
                 dir.ListingPages = pages == 0 ? SmallListingPages + 1 : pages;
                 dir.StoreLookups = 0;
-                if (pages == 0)
+                _meta.TryGetListing(prefix, allowStale: true, out previous);
+            }
+            if (pages == 0 && _ctx.ExactAttributes)
+            {
+                // Not listed, and a listed name alone is not enough with exact attributes: nothing is kept.
+                lock (Table.Sync) EndListLocked(ticket);
+                return null;
+            }
+            await ObjectHeads.CompleteListingAsync(_ctx, prefix, entries, previous, KnownOrRecorded, ct).ConfigureAwait(false);
+            if (pages == 0)
+            {
+                // More pages than asked for: the directory is not listed by this call, but each name the pages
+                // hold is known for the TTL (local changes made meanwhile win), so lookups of them cost nothing.
+                lock (Table.Sync)
                 {
-                    // More pages than asked for: the directory is not listed by this call, but each name the
-                    // page holds is known for the TTL (local changes made meanwhile win), so lookups of them cost
-                    // nothing. With exact attributes a listed name is not enough: nothing is kept.
                     foreach (var (name, change) in EndListLocked(ticket))
                     {
                         if (change is { } c) entries[name] = c;
                         else entries.Remove(name);
                     }
-                    if (!_ctx.ExactAttributes)
-                    {
-                        foreach (var (name, e) in entries) _meta.SetObject(prefix + name, e);
-                    }
-                    return null;
+                    foreach (var (name, e) in entries) _meta.SetObject(prefix + name, e);
                 }
+                return null;
             }
-            ImmutableDictionary<string, ChildEntry>? previous;
-            lock (Table.Sync) _meta.TryGetListing(prefix, allowStale: true, out previous);
-            await ObjectHeads.CompleteListingAsync(_ctx, prefix, entries, previous, KnownOrRecorded, ct).ConfigureAwait(false);
         }
         catch (Exception e)
         {

@@ -78,6 +78,11 @@ public sealed class ReadBoundsTests
         string log = await mount.StopAsync(TimeSpan.FromMinutes(3));
         Assert.That(mount.ExitCode, Is.Zero, log);
         Assert.That(log, Does.Not.Contain("Too many open files").And.Not.Contain("Out of memory"));
+        // The files were opened without a listing: each directory is listed (again after each TTL), not each name.
+        var requests = System.Text.RegularExpressions.Regex.Match(log, @"requests: LIST (\d+), HEAD (\d+), GET (\d+)");
+        Assert.That(requests.Success, Is.True, log);
+        Assert.That(int.Parse(requests.Groups[3].Value), Is.InRange(folders * perFolder, folders * perFolder + 1), "one GET per file (the re-read may come from the cache)");
+        Assert.That(int.Parse(requests.Groups[1].Value), Is.LessThan(folders * perFolder / 3), "lookups of unlisted names share listings");
         var size = await CloudMountAsync(["cache", "size", "--cache-dir", cacheDir]);
         Assert.That(size.Stdout, Does.Contain($"in {folders * perFolder} object versions"), "every file went through the disk cache");
     }
