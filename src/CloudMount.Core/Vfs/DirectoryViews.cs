@@ -26,6 +26,9 @@ internal sealed class DirectoryViews : IDisposable
     /// <summary>Listings being made, by directory and whether only a small one is wanted; protected by the table lock.</summary>
     private readonly Dictionary<(Inode Dir, bool SmallOnly), Task<ImmutableDictionary<string, ChildEntry>?>> _listings = [];
 
+    /// <summary>Cancelled at <see cref="Dispose"/>: a shared listing no caller can stop ends with the mount.</summary>
+    private readonly CancellationTokenSource _stopping = new();
+
     private sealed class ListsInFlight
     {
         public int Count;
@@ -239,7 +242,8 @@ internal sealed class DirectoryViews : IDisposable
     /// <summary>
     /// Lists the directory and stores the listing (the work of <see cref="GetListingAsync(Inode, bool,
     /// CancellationToken)"/>, shared by every caller that asked meanwhile, so no one caller's cancellation stops
-    /// it; its requests are bounded by the store's timeouts). Removes itself from <c>_listings</c> when done.
+    /// it; its requests are bounded by the store's timeouts, and unmounting cancels it). Removes itself from
+    /// <c>_listings</c> when done.
     /// </summary>
     private async Task<ImmutableDictionary<string, ChildEntry>?> ListAndStoreAsync(Inode dir, string prefix, bool smallOnly)
     {
@@ -247,7 +251,7 @@ internal sealed class DirectoryViews : IDisposable
         await Task.Yield();
         try
         {
-            return await ListAndStoreCoreAsync(dir, prefix, smallOnly, CancellationToken.None).ConfigureAwait(false);
+            return await ListAndStoreCoreAsync(dir, prefix, smallOnly, _stopping.Token).ConfigureAwait(false);
         }
         finally
         {
@@ -360,5 +364,10 @@ internal sealed class DirectoryViews : IDisposable
     }
 
     /// <inheritdoc/>
-    public void Dispose() => _meta.Dispose();
+    public void Dispose()
+    {
+        // Cancelled, not disposed: a listing that starts during unmount still reads its token (it has no timer to free).
+        _stopping.Cancel();
+        _meta.Dispose();
+    }
 }

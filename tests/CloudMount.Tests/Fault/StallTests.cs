@@ -49,7 +49,7 @@ public sealed class StallTests
         await proxy.StallAsync(true);
         await Task.Delay(700); // past the metadata TTL
         // Hang guards, not speed claims: each command must return at all within five timeouts (a request and its
-        // retry time out before the mount goes offline; the AWS SDK sometimes sends a timed-out request once more).
+        // retry time out before the mount goes offline, and each attempt sends one request: see the test below).
         var guard = TimeSpan.FromSeconds(5 * TimeoutSeconds);
         var ls = await Guarded($"ls {Q(mnt)}/other", guard);
         var cat = await Guarded($"cat {Q(mnt)}/d/uncached.bin > /dev/null", guard);
@@ -122,6 +122,32 @@ public sealed class StallTests
                 return (new GcsObjectStore(s.NewBucket("cancel"), p.Endpoint, _ => Task.FromResult<string?>(null), timeouts: slow), p);
             }
         }
+    }
+
+    /// <summary>
+    /// Each call the retry layer makes sends one request, however it ends: the AWS SDK took a timeout on a reused
+    /// connection for a stale connection and sent the request again, up to ten times, outside MaxErrorRetry (one
+    /// attempt of a mount lasted four timeouts in CI, past the stall test's guard).
+    /// </summary>
+    [Test]
+    public async Task A_timed_out_s3_request_is_sent_once_per_call()
+    {
+        var s = await TestServers.S3rver;
+        string bucket = await s.NewBucketAsync("once");
+        await using var proxy = await FaultProxy.StartAsync(s.Endpoint);
+        var timeouts = new HttpTimeouts { FirstByte = TimeSpan.FromSeconds(1), Idle = TimeSpan.FromSeconds(1) };
+        await using var store = new S3ObjectStore(bucket, new BasicAWSCredentials(s.AccessKey, s.SecretKey), new S3StoreOptions { Endpoint = proxy.Endpoint, Timeouts = timeouts });
+        await store.ListAsync(new ListRequest(""), CancellationToken.None); // a pooled connection, as in a mount
+        await proxy.StallAsync(true);
+        var sent = new List<int>();
+        for (int i = 0; i < 10; i++)
+        {
+            int before = (await proxy.StatsAsync()).Requests;
+            Task call = i % 2 == 0 ? store.ListAsync(new ListRequest(""), CancellationToken.None) : store.HeadAsync($"k{i}", CancellationToken.None);
+            Assert.CatchAsync<ConnectionFailedException>(async () => await call);
+            sent.Add((await proxy.StatsAsync()).Requests - before);
+        }
+        Assert.That(sent, Is.All.EqualTo(1), "requests the proxy saw per call");
     }
 
     [TestCase("s3rver")]

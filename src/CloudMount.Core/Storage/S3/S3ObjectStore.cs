@@ -41,6 +41,11 @@ public sealed class S3ObjectStore : IObjectStore
         var config = new AmazonS3Config
         {
             MaxErrorRetry = 0,
+            // Nor its "stale pooled connection" resends (up to 10 since AWSSDK.Core 4.0.10x, outside MaxErrorRetry),
+            // which take a stall guard's timeout on a reused connection for a stale one and send the request again:
+            // one attempt then lasted up to eleven timeouts, and offline mode came too late. RetryingObjectStore
+            // retries; SocketsHttpHandler already resends a request whose reused connection closed before it was sent.
+            MaxStaleConnectionRetries = 0,
             // No overall deadline: the stall guard of our handler bounds every wait on the server instead.
             Timeout = ClientConfig.MaxTimeout,
             HttpClientFactory = http,
