@@ -35,6 +35,7 @@ internal sealed class BlockTable
     // open asks again instead of getting the old failure.
     private TaskCompletionSource<ObjectInfo?> _firstResponse = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _requests;
+    private long _randomMissBlocks;   // blocks fetched for random readers that waited on them; protected by Lock
     private long _fetchedBytes;
 
     public BlockTable(IObjectStore store, Func<string> key, string? etag, long size, ReadAheadOptions options, ILogger logger,
@@ -128,12 +129,48 @@ internal sealed class BlockTable
                 return start; // over budget: read-ahead waits for buffers to come back
             }
             var part = new Part(start, length, segment, _pool, random, demand) { Interest = 1, Pins = 1, Mapped = true };
+            if (random && demand) _randomMissBlocks += run - b;
             for (long i = b; i < run; i++) _blocks[i] = part;
             into.Add(part);
             started.Add(part);
             b = run;
         }
         return to;
+    }
+
+    /// <summary>Random reads must have fetched this many blocks, and one in <see cref="DenseRandomFraction"/> of the object's, before they read ahead.</summary>
+    internal const int DenseRandomMinimumBlocks = 16;
+
+    /// <summary>See <see cref="DenseRandomMinimumBlocks"/>.</summary>
+    internal const int DenseRandomFraction = 16;
+
+    /// <summary>Blocks a dense random reader fetches after the one it waits on.</summary>
+    internal const int RandomAheadBlocks = 7;
+
+    /// <summary>
+    /// Read-ahead for a random reader that keeps coming back to one object (a database, fio over a file): once random
+    /// reads have fetched <see cref="DenseRandomMinimumBlocks"/> blocks and one in <see cref="DenseRandomFraction"/> of
+    /// the object's, the blocks right after [<paramref name="from"/>, <paramref name="to"/>) that no part and no cache
+    /// tier holds, up to <see cref="RandomAheadBlocks"/>, are fetched as one read-ahead part (within the buffer
+    /// budget and the read-ahead request slots) that no reader waits for and that fills to its end
+    /// (<see cref="Part.KeepFilling"/>), into the disk cache. A sparse reader of a large object never reads ahead, so
+    /// its reads stay one block each. Caller holds <see cref="Lock"/> and starts <paramref name="started"/>.
+    /// </summary>
+    public void AcquireRandomAheadLocked(long from, long to, List<Part> started)
+    {
+        const long block = ObjectVersion.BlockSize;
+        long blocks = (Size + block - 1) / block;
+        if (_version is not { } v || to <= from || _randomMissBlocks < DenseRandomMinimumBlocks || _randomMissBlocks * DenseRandomFraction < blocks) return;
+        long first = BlockOf(to - 1) + 1, end = first;
+        while (end < Math.Min(blocks, first + RandomAheadBlocks) && !_blocks.ContainsKey(end) && !_caches!.Contains(v, end)) end++;
+        if (end == first) return;
+        var ahead = new List<Part>(1);
+        AcquireLocked(first * block, Math.Min(Size, end * block), demand: false, random: false, ahead, started);
+        foreach (var p in ahead)
+        {
+            p.KeepFilling = true;
+            ReleaseInterestLocked(p); // no one holds it: it fills to its end and leaves the table
+        }
     }
 
     /// <summary>True when the version has cache tiers to read from (its ETag is known).</summary>
@@ -176,7 +213,7 @@ internal sealed class BlockTable
         System.Diagnostics.Debug.Assert(p.Interest > 0, "interest released more often than taken");
         if (--p.Interest > 0) return null;
         Part? cancelled = null;
-        if (!p.IsComplete && !p.Cancellation.IsCancellationRequested && !p.IsFaulted)
+        if (!p.IsComplete && !p.KeepFilling && !p.Cancellation.IsCancellationRequested && !p.IsFaulted)
         {
             p.Cancellation.Cancel();
             UnmapLocked(p);

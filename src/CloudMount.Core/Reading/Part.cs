@@ -9,7 +9,8 @@ namespace CloudMount.Core.Reading;
 /// <list type="bullet">
 /// <item><em>Interest</em>: a stream's read-ahead window or a reader's lease wants these bytes. While any interest
 /// is left the fill is never cancelled; when the last is dropped before the fill ends, the fill is cancelled (no
-/// one wants the rest) and the part leaves the table so that a later reader starts a fresh one.</item>
+/// one wants the rest) and the part leaves the table so that a later reader starts a fresh one (except a
+/// <see cref="KeepFilling"/> part, which ends its fill).</item>
 /// <item><em>Pins</em>: the fill itself, and the disk-cache writer until the bytes are on disk. They keep the buffer
 /// but not the fill.</item>
 /// </list>
@@ -36,6 +37,11 @@ internal sealed class Part
     public bool Mapped;
     /// <summary>The buffer went back to the pool.</summary>
     public bool Dead;
+    /// <summary>
+    /// Read-ahead of a dense random reader (<see cref="BlockTable.AcquireRandomAheadLocked"/>): held by no one, its
+    /// fill is not cancelled when the interest count reaches zero, and it stays findable until the fill ends.
+    /// </summary>
+    public bool KeepFilling;
 
     public Part(long start, long length, ArraySegment<byte> buffer, BufferPool pool, bool random, bool demand)
     {

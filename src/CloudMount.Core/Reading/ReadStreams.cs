@@ -165,6 +165,7 @@ internal sealed class ReadStreams(BlockTable table)
     public void AcquireRandomLocked(long offset, long end, List<Part> covering, List<Part> started)
     {
         table.AcquireLocked(offset, end, demand: true, random: true, covering, started);
+        table.AcquireRandomAheadLocked(offset, end, started);
         if (_lastRandom is not { } s || Array.IndexOf(_streams, s) < 0 || s.Sequential) return;
         foreach (var p in covering)
         {
