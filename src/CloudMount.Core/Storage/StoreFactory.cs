@@ -137,7 +137,7 @@ public static class StoreFactory
         }
         IObjectStore store = new ReadVerifyingObjectStore(new RetryingObjectStore(
             new UploadVerifyingObjectStore(new CountingObjectStore(backend, stats)),
-            options.Retry, stats, options.Logs.CreateLogger("store")));
+            options.Retry.WithTimeouts(options.Timeouts), stats, options.Logs.CreateLogger("store")));
         return new OpenedStore(u, store, backend, path, stats, credentials);
     }
 

@@ -23,12 +23,24 @@ public sealed record RetryPolicy
     public TimeSpan MaxDelay { get; init; } = TimeSpan.FromSeconds(60);
 
     /// <summary>
-    /// Connection failures in a row (<see cref="ConnectionFailedException"/>: refused or reset connections, and servers
-    /// that stay silent past the timeouts, with no answer of the store between them) that open the circuit breaker
-    /// (<see cref="ConnectionBreaker"/>); 0 disables it. Two, so that a request to a stalled server fails after two
-    /// timeouts (its first attempt and one retry) rather than after every attempt.
+    /// Connection failures (<see cref="ConnectionFailedException"/>: refused or reset connections, and servers that
+    /// stay silent past the timeouts) within <see cref="BreakerSamplingWindow"/>, nine in ten of the requests made, that
+    /// open the circuit breaker; 0 disables it. Two, so that a request to a stalled server fails after two timeouts
+    /// (its first attempt and one retry) rather than after every attempt.
     /// </summary>
     public int BreakerMinimumFailures { get; init; } = 2;
+
+    /// <summary>Window in which failures are counted for the breaker (see <see cref="WithTimeouts"/>).</summary>
+    public TimeSpan BreakerSamplingWindow { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// This policy with a breaker window of one and a half first-byte timeouts: when a server stalls, each attempt fails
+    /// one timeout after it started, so at the second failure the first is still in the window and the successes from
+    /// before the stall have left it, and the breaker opens after two timeouts (refused connections, which fail at once,
+    /// open it after two within the window as before). Polly's breaker weighs failures against all outcomes in its window.
+    /// </summary>
+    public RetryPolicy WithTimeouts(HttpTimeouts timeouts) =>
+        this with { BreakerSamplingWindow = TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(2).Ticks, timeouts.FirstByte.Ticks * 3 / 2)) };
 
     /// <summary>How long requests fail fast once the breaker is open, before one is let through to probe.</summary>
     public TimeSpan BreakDuration { get; init; } = TimeSpan.FromSeconds(5);

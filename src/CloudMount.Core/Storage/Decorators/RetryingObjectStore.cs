@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Polly;
+using Polly.CircuitBreaker;
 using Polly.Retry;
 
 namespace CloudMount.Core.Storage.Decorators;
@@ -8,10 +9,10 @@ namespace CloudMount.Core.Storage.Decorators;
 /// <summary>
 /// Retries transient failures (<see cref="RetryPolicy.IsTransient"/>) of every operation through a Polly.Core
 /// pipeline, with the random exponential backoff of <see cref="RetryPolicy"/>. Inside the retries sits a circuit
-/// breaker on connection failures (<see cref="ConnectionBreaker"/>): once the store has been unreachable for a few
-/// requests in a row, requests fail at once with <see cref="StoreUnavailableException"/> (so an offline mount answers
-/// from its caches without waiting), and one request is let through every <see cref="RetryPolicy.BreakDuration"/> to
-/// notice the store coming back. A read whose body breaks off
+/// breaker on connection failures: once the store has been unreachable for a few requests in a row, requests fail
+/// at once with <see cref="StoreUnavailableException"/> (so an offline mount answers from its caches without
+/// waiting), and one request is let through every <see cref="RetryPolicy.BreakDuration"/> to notice the store
+/// coming back. A read whose body breaks off
 /// part-way resumes from the byte where it stopped, pinned to the ETag of the first answer, so the caller
 /// never sees a short or mixed body. Writes are retried whole, which <see cref="ObjectContent"/> allows.
 /// </summary>
@@ -21,15 +22,13 @@ public sealed class RetryingObjectStore : DelegatingObjectStore
     private readonly ResiliencePipeline _pipeline;
     private readonly ILogger _logger;
     private readonly RequestStats? _stats;
-    private readonly ConnectionBreaker? _breaker;
 
     /// <summary>Wraps <paramref name="inner"/>.</summary>
     /// <param name="inner">The store to retry.</param>
     /// <param name="policy">Attempts and delays.</param>
     /// <param name="stats">Where retries are counted, or <c>null</c>.</param>
     /// <param name="logger">Receives one warning per retry.</param>
-    /// <param name="time">The breaker's clock; <see cref="TimeProvider.System"/> when null.</param>
-    public RetryingObjectStore(IObjectStore inner, RetryPolicy policy, RequestStats? stats = null, ILogger? logger = null, TimeProvider? time = null) : base(inner)
+    public RetryingObjectStore(IObjectStore inner, RetryPolicy policy, RequestStats? stats = null, ILogger? logger = null) : base(inner)
     {
         _policy = policy;
         _stats = stats;
@@ -54,19 +53,39 @@ public sealed class RetryingObjectStore : DelegatingObjectStore
         }
         if (policy.BreakerMinimumFailures > 0)
         {
-            _breaker = new ConnectionBreaker(policy.BreakerMinimumFailures, policy.BreakDuration, Inner.Name, _logger, time);
+            builder.AddCircuitBreaker(new CircuitBreakerStrategyOptions
+            {
+                FailureRatio = 0.9,
+                MinimumThroughput = policy.BreakerMinimumFailures,
+                SamplingDuration = policy.BreakerSamplingWindow,
+                BreakDuration = policy.BreakDuration,
+                ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is ConnectionFailedException),
+                OnOpened = args =>
+                {
+                    _logger.LogWarning("{Store} is unreachable ({Error}); answering from caches, trying again in {Seconds:0} s",
+                        Inner.Name, args.Outcome.Exception?.Message, args.BreakDuration.TotalSeconds);
+                    return ValueTask.CompletedTask;
+                },
+                OnClosed = _ =>
+                {
+                    _logger.LogInformation("{Store} answers again", Inner.Name);
+                    return ValueTask.CompletedTask;
+                },
+            });
         }
         _pipeline = builder.Build();
     }
 
     private async ValueTask<T> Run<T>(Func<CancellationToken, Task<T>> call, CancellationToken ct)
     {
-        if (_breaker is null)
+        try
         {
             return await _pipeline.ExecuteAsync(static async (c, token) => await c(token).ConfigureAwait(false), call, ct).ConfigureAwait(false);
         }
-        return await _pipeline.ExecuteAsync(static async (s, token) => await s.Breaker.RunAsync(s.Call, token).ConfigureAwait(false),
-            (Breaker: _breaker, Call: call), ct).ConfigureAwait(false);
+        catch (BrokenCircuitException e)
+        {
+            throw new StoreUnavailableException(Inner.Name, e);
+        }
     }
 
     /// <inheritdoc/>
