@@ -52,6 +52,44 @@ public sealed class DataPathTests
         Assert.That(list.Stdout, Does.Contain($"s3://{bucket}/data.bin").And.Contain("11.8 MiB of 11.8 MiB"));
     }
 
+    /// <summary>
+    /// fio-like random reads (256 KiB, O_DIRECT, every quarter-block of a 64 MiB object once, in a shuffled order):
+    /// once the reader is dense it reads ahead, so fewer GETs than blocks are sent, and no byte is fetched twice,
+    /// a later sequential pass included.
+    /// </summary>
+    [Test]
+    public async Task Dense_random_reads_through_the_mount_read_ahead_and_fetch_each_byte_once()
+    {
+        var s = await TestServers.Swift;
+        string bucket = await s.NewBucketAsync("denserandom");
+        var data = Random(64 << 20, 7);
+        await s.PutAsync(bucket, "data.bin", data);
+        string mnt = Paths.NewDir("densemnt"), script = Path.Combine(Paths.NewDir("densepy"), "reads.py");
+        string[] args = ["--endpoint", s.Endpoint.ToString(), "--cache-dir", Paths.NewDir("densecache")];
+        // Writes each range read to the same offset of OUT, so OUT ends as the object if every read was right.
+        await File.WriteAllTextAsync(script, """
+            import mmap, os, random, sys
+            src, out = sys.argv[1], sys.argv[2]
+            fd = os.open(src, os.O_RDONLY | os.O_DIRECT)
+            o = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            buf = mmap.mmap(-1, 262144)
+            chunks = list(range(256)); random.Random(5).shuffle(chunks)
+            for c in chunks:
+                n = os.preadv(fd, [buf], c * 262144)
+                assert n == 262144, (c, n)
+                os.pwrite(o, buf[:n], c * 262144)
+            """);
+        string md5 = Convert.ToHexStringLower(MD5.HashData(data)), outFile = Path.Combine(Paths.NewDir("denseout"), "out.bin");
+        await using var m = await MountProcess.StartAsync($"s3://{bucket}", mnt, args, s.Env);
+        await BashOkAsync($"python3 {Q(script)} {Q(mnt)}/data.bin {Q(outFile)}");
+        Assert.That((await BashOkAsync($"md5sum < {Q(outFile)}")).Split(' ')[0], Is.EqualTo(md5), "bytes of the random reads");
+        await DropPageCache();
+        Assert.That((await BashOkAsync($"md5sum < {Q(mnt)}/data.bin")).Split(' ')[0], Is.EqualTo(md5), "bytes of the sequential pass");
+        string log = await m.StopAsync();
+        Assert.That(Count(log, "GET"), Is.LessThan(64), "the 64 blocks took fewer GETs: the dense reader read ahead");
+        Assert.That(log, Does.Contain("downloaded 64.0 MiB"), "every byte fetched once, none cancelled half-way");
+    }
+
     [Test]
     public async Task Offline_cached_files_still_read_uncached_reads_fail_cleanly_and_the_mount_recovers()
     {
