@@ -210,7 +210,7 @@ internal static class MountCommand
             using var metrics = metricsAddr is null ? null : MetricsExporter.Start(metricsAddr);
             if (metricsAddr is not null) log.LogInformation("metrics at {Address}metrics", metricsAddr);
             // Files earlier mounts staged but could not upload go up now, in the background.
-            var recovery = Task.Run(() => WriteBackRecovery.RunAsync(Path.Combine(cacheDir, "staging"), opened.Store, vfsOptions.Upload, logs.CreateLogger("recovery"), CancellationToken.None));
+            var recovery = Task.Run(() => WriteBackRecovery.RunAsync(Path.Combine(cacheDir, "staging"), staging, opened.Store, vfsOptions.Upload, logs.CreateLogger("recovery"), CancellationToken.None));
             if (!signals.Stopping)
             {
                 log.LogInformation("mounted {Url} on {MountPoint} (credentials: {Credentials}); Ctrl-C or `fusermount3 -u {MountPoint}` to unmount",

@@ -56,7 +56,7 @@ internal static class WindowsMountCommand
         log.LogInformation("mounted {Url} on {MountPoint} (credentials: {Credentials}); Ctrl-C to unmount", url, mountPoint, s.Opened.CredentialSource);
         log.LogInformation("{Notice}", WinFspNotice);
         using var metrics = s.MetricsAddr is null ? null : MetricsExporter.Start(s.MetricsAddr);
-        var recovery = Task.Run(() => WriteBackRecovery.RunAsync(Path.Combine(s.CacheDir, "staging"), s.Opened.Store, s.Vfs.Upload, logs.CreateLogger("recovery"), CancellationToken.None));
+        var recovery = Task.Run(() => WriteBackRecovery.RunAsync(Path.Combine(s.CacheDir, "staging"), s.Vfs.StagingDirectory, s.Opened.Store, s.Vfs.Upload, logs.CreateLogger("recovery"), CancellationToken.None));
         if (banner is not null) Console.Out.WriteLine(banner(mountPoint));
 
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -34,12 +34,19 @@ public static class WriteBackRecovery
         if (!Directory.Exists(stagingRoot)) return result;
         foreach (var dir in Directory.EnumerateDirectories(stagingRoot))
         {
-            bool live = IsLocked(dir);
-            foreach (var json in Directory.EnumerateFiles(dir, "*.json"))
+            try
             {
-                string data = Path.ChangeExtension(json, ".data");
-                if (!File.Exists(data)) continue;
-                if (Read(json, StagingJson.Default.PendingUpload) is { } record) result.Add(new Pending(record, data, new FileInfo(data).Length, live));
+                bool live = IsLocked(dir);
+                foreach (var json in Directory.EnumerateFiles(dir, "*.json"))
+                {
+                    string data = Path.ChangeExtension(json, ".data");
+                    if (!File.Exists(data)) continue;
+                    if (Read(json, StagingJson.Default.PendingUpload) is { } record) result.Add(new Pending(record, data, new FileInfo(data).Length, live));
+                }
+            }
+            catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException)
+            {
+                // The folder's mount ended and removed it (or a record was uploaded) while this looked: nothing pending there.
             }
         }
         return result;
@@ -72,15 +79,51 @@ public static class WriteBackRecovery
         }
     }
 
-    /// <summary>Uploads the pending files of <paramref name="store"/> found under <paramref name="stagingRoot"/>.</summary>
-    /// <returns>How many were uploaded.</returns>
-    public static async Task<int> RunAsync(string stagingRoot, IObjectStore store, UploadOptions upload, ILogger logger, CancellationToken cancellationToken)
+    /// <summary>
+    /// Uploads the pending files of <paramref name="store"/> found under <paramref name="stagingRoot"/>, in folders
+    /// other than <paramref name="ownFolder"/> that no live mount holds. Folders may vanish meanwhile (their mount
+    /// ended, or it is this one unmounting): they are skipped.
+    /// </summary>
+    /// <param name="stagingRoot">The folder that holds every mount's staging folder.</param>
+    /// <param name="ownFolder">This mount's staging folder (its lock is released at unmount, which may come while
+    /// this runs), or null.</param>
+    /// <param name="store">The store whose records are uploaded.</param>
+    /// <param name="upload">Part size and concurrency of the uploads.</param>
+    /// <param name="logger">Where each recovered or failed file is reported.</param>
+    /// <param name="cancellationToken">Stops the work between files.</param>
+    /// <returns>How many were uploaded. A failure to look through the folders is logged, not thrown: it leaves
+    /// the files for the next mount.</returns>
+    public static async Task<int> RunAsync(string stagingRoot, string? ownFolder, IObjectStore store, UploadOptions upload, ILogger logger, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await RunCoreAsync(stagingRoot, ownFolder, store, upload, logger, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectStoreException)
+        {
+            logger.LogWarning("could not look for files earlier mounts staged in {Folder}: {Error}; the next mount tries again", stagingRoot, e.Message);
+            return 0;
+        }
+    }
+
+    private static async Task<int> RunCoreAsync(string stagingRoot, string? ownFolder, IObjectStore store, UploadOptions upload, ILogger logger, CancellationToken cancellationToken)
     {
         if (!Directory.Exists(stagingRoot)) return 0;
-        var dead = Directory.EnumerateDirectories(stagingRoot).Where(d => !IsLocked(d)).ToList();
-        foreach (var dir in dead) await AbortUploadsAsync(dir, store, logger, cancellationToken).ConfigureAwait(false);
+        string? own = ownFolder is null ? null : Path.GetFullPath(ownFolder);
+        var dead = Directory.EnumerateDirectories(stagingRoot).Where(d => Path.GetFullPath(d) != own && !IsLocked(d)).ToList();
+        foreach (var dir in dead)
+        {
+            try
+            {
+                await AbortUploadsAsync(dir, store, logger, cancellationToken).ConfigureAwait(false);
+            }
+            catch (DirectoryNotFoundException)
+            {
+                // Removed meanwhile by another mount's recovery.
+            }
+        }
         int done = 0;
-        foreach (var p in Find(stagingRoot).Where(p => !p.Live && p.Sidecar.Store == store.Name))
+        foreach (var p in Find(stagingRoot).Where(p => !p.Live && p.Sidecar.Store == store.Name && dead.Contains(Path.GetDirectoryName(p.DataPath)!)))
         {
             try
             {
@@ -197,7 +240,8 @@ public static class WriteBackRecovery
                 bool unsaved = ext is ".json" or ".upload" || (ext == ".data" && File.Exists(Path.ChangeExtension(f, ".json")));
                 if (!unsaved && Path.GetFileName(f) != StagingArea.LockFileName) File.Delete(f);
             }
-            if (!Directory.EnumerateFiles(dir).Any(f => Path.GetFileName(f) != StagingArea.LockFileName))
+            // Re-checked at the end: a folder locked since (a mount that reuses it) is not removed under it.
+            if (!Directory.EnumerateFiles(dir).Any(f => Path.GetFileName(f) != StagingArea.LockFileName) && !IsLocked(dir))
             {
                 Directory.Delete(dir, recursive: true);
             }

@@ -61,4 +61,33 @@ public sealed class StagingRecordTests
         file.WriteRecord(Record("k3", PendingUpload.Closed));
         Assert.That(Recovered(root).Key, Is.EqualTo("k3"));
     }
+
+    [Test]
+    public async Task Recovery_leaves_this_mounts_own_folder_alone_after_its_lock_is_released_and_uploads_it_from_another_mount()
+    {
+        // At unmount the mount releases its folder's lock while its own recovery may still be running (CI: a
+        // Ctrl-C during mount set-up): that recovery must not take the folder for a dead mount's.
+        string root = Paths.NewDir("staging-own");
+        string own = Path.Combine(root, "own");
+        var store = new CloudMount.Core.Storage.Memory.MemoryObjectStore("recovery-own");
+        var area = new StagingArea(own);
+        var file = area.Create();
+        file.Write(0, "hello"u8);
+        file.WriteRecord(new PendingUpload(store.Name, "k.txt", "being uploaded", DateTimeOffset.UtcNow, null) { State = PendingUpload.Closed });
+        file.Close(delete: false);
+        area.Dispose();
+        var log = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+
+        int done = await WriteBackRecovery.RunAsync(root, own, store, new CloudMount.Core.Writing.UploadOptions(), log, CancellationToken.None);
+        Assert.That(done, Is.Zero);
+        Assert.That(await store.HeadAsync("k.txt", CancellationToken.None), Is.Null);
+        Assert.That(WriteBackRecovery.Find(root), Has.Count.EqualTo(1), "the own folder's record stays");
+
+        done = await WriteBackRecovery.RunAsync(root, Path.Combine(root, "another"), store, new CloudMount.Core.Writing.UploadOptions(), log, CancellationToken.None);
+        Assert.That(done, Is.EqualTo(1));
+        Assert.That((await store.HeadAsync("k.txt", CancellationToken.None))?.Size, Is.EqualTo(5));
+        Assert.That(Directory.Exists(own), Is.False, "the dead folder is removed once nothing unsaved is left");
+
+        Assert.That(await WriteBackRecovery.RunAsync(Path.Combine(root, "missing"), null, store, new CloudMount.Core.Writing.UploadOptions(), log, CancellationToken.None), Is.Zero);
+    }
 }
