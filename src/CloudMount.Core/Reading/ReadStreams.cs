@@ -11,7 +11,8 @@ namespace CloudMount.Core.Reading;
 /// <remarks>
 /// <para>A read continues a stream when it starts inside the stream's covered range or at most
 /// <see cref="ReadAheadOptions.ForwardSeekToleranceBytes"/> past it (a sequential stream), or right where the stream's
-/// last read ended, or at most one read's length further (a stream seen once, which then turns sequential). A sequential stream's window
+/// last read ended, or at most one read's length further (a random stream, which turns sequential once its run of
+/// such reads passes <see cref="SequentialRunBytes"/>). A sequential stream's window
 /// starts at <see cref="ReadAheadOptions.InitialWindowBytes"/> and doubles each time half of it has been read, up
 /// to <see cref="ReadAheadOptions.MaxWindowBytes"/>. Any other read is random: it takes the least recently used
 /// slot and fetches only the blocks it needs (a window of one block), so a random reader never drops a part
@@ -25,6 +26,13 @@ internal sealed class ReadStreams(BlockTable table)
     /// <summary>Streams kept per open file.</summary>
     public const int MaxStreams = 4;
 
+    /// <summary>
+    /// Bytes a run of reads that continue each other must exceed before its stream turns sequential and reads
+    /// ahead (1 MiB, one block): the kernel splits one large direct read into <c>max_read</c> pieces sent at once,
+    /// which continue each other but are one random read.
+    /// </summary>
+    public const long SequentialRunBytes = ObjectVersion.BlockSize;
+
     private readonly Stream?[] _streams = new Stream?[MaxStreams];   // protected by table.Lock
     private long _clock;                                              // protected by table.Lock
     private long _lastWindow;                                         // protected by table.Lock
@@ -33,6 +41,8 @@ internal sealed class ReadStreams(BlockTable table)
     private sealed class Stream
     {
         public long LastOffset, LastEnd;
+        /// <summary>Where the run of reads that continued each other began (random streams).</summary>
+        public long RunStart;
         public bool Sequential;
         public long Window, ConsumedSinceGrowth;
         /// <summary>Parts held for the window, ascending, each with one interest taken by this stream.</summary>
@@ -62,10 +72,15 @@ internal sealed class ReadStreams(BlockTable table)
         if (s is null)
         {
             s = NewStreamLocked(released);
+            s.RunStart = offset;
             s.Sequential = offset == 0;
             s.Window = s.Sequential ? options.InitialWindowBytes : 0;
             s.CoveredEnd = offset;
             random = !s.Sequential;
+        }
+        else if (!s.Sequential && end - s.RunStart <= SequentialRunBytes)
+        {
+            random = true; // one read the kernel split in max_read pieces, or a short run: no read-ahead yet
         }
         else if (!s.Sequential)
         {
@@ -135,7 +150,7 @@ internal sealed class ReadStreams(BlockTable table)
 
     /// <summary>
     /// When a read at <paramref name="offset"/> would be random and no live part holds its bytes, records it as a
-    /// random stream (so a read that continues it turns sequential, as in <see cref="PlanLocked"/>) without taking
+    /// random stream (so a run of reads that continues it past <see cref="SequentialRunBytes"/> turns sequential, as in <see cref="PlanLocked"/>) without taking
     /// parts, and returns true: the caller then copies exactly its bytes from the caches, or, when they do not hold
     /// them all, takes the parts with <see cref="BlockTable.AcquireLocked"/>. Caller holds the table's lock.
     /// </summary>
@@ -144,8 +159,14 @@ internal sealed class ReadStreams(BlockTable table)
     /// <param name="released">Receives parts whose fills were cancelled when a stream slot was reused, to await.</param>
     public bool TryRandomOutsideTableLocked(long offset, long end, List<Part> released)
     {
-        if (offset == 0 || FindLocked(offset) is not null || table.CoversAnyLocked(offset, end)) return false;
-        var s = NewStreamLocked(released);
+        if (offset == 0 || table.CoversAnyLocked(offset, end)) return false;
+        var s = FindLocked(offset);
+        if (s is not null && (s.Sequential || end - s.RunStart > SequentialRunBytes)) return false;
+        if (s is null)
+        {
+            s = NewStreamLocked(released);
+            s.RunStart = offset;
+        }
         _lastRandom = s;
         s.Sequential = false;
         s.Window = 0;
