@@ -39,6 +39,30 @@ public sealed class PrefetcherTests
     private Prefetcher New(ReadAheadOptions? o = null) => new(_store, () => "obj", _etag, _data.Length, o ?? new ReadAheadOptions());
 
     [Test]
+    public async Task Short_runs_of_random_reads_that_continue_each_other_fetch_only_the_blocks_they_read()
+    {
+        // fio randread's random map takes the next unread block after a collision, so random reads often continue
+        // the one before: a run of two 256 KiB reads must not start a read-ahead window (it did: every such pair
+        // fetched the next block too).
+        await using var p = New();
+        var buf = new byte[256 * 1024];
+        const int MiB = 1024 * 1024;
+        for (int b = 1; b < 30; b += 3)
+        {
+            for (int half = 1; half <= 2; half++)
+            {
+                long off = (long)b * MiB + half * 256 * 1024;
+                int n = await p.ReadAsync(off, buf, CancellationToken.None);
+                Assert.That(n, Is.EqualTo(buf.Length));
+                Assert.That(buf.AsSpan().SequenceEqual(_data.AsSpan((int)off, n)), $"bytes at {off}");
+                Assert.That(p.WindowBytes, Is.Zero, $"a run of {half * 256} KiB at block {b} is still random");
+            }
+        }
+        Assert.That(_stats[RequestKind.Get], Is.EqualTo(10), "one GET per block read");
+        Assert.That(_stats.BytesDownloaded, Is.EqualTo(10L * MiB), "no block beyond the ten read");
+    }
+
+    [Test]
     public async Task A_sequential_reader_gets_exact_bytes_with_a_growing_window_of_few_large_requests()
     {
         await using var p = New();
