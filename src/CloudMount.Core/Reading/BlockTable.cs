@@ -128,7 +128,9 @@ internal sealed class BlockTable
             {
                 return start; // over budget: read-ahead waits for buffers to come back
             }
-            var part = new Part(start, length, segment, _pool, random, demand) { Interest = 1, Pins = 1, Mapped = true };
+            // A random read's blocks fill to their end when the version has caches: the reader got its bytes, and
+            // the rest goes into the caches for the next random read (cancelled half-way, it was fetched again).
+            var part = new Part(start, length, segment, _pool, random, demand) { Interest = 1, Pins = 1, Mapped = true, KeepFilling = random && demand && _version is not null };
             if (random && demand) _randomMissBlocks += run - b;
             for (long i = b; i < run; i++) _blocks[i] = part;
             into.Add(part);

@@ -38,8 +38,9 @@ internal sealed class Part
     /// <summary>The buffer went back to the pool.</summary>
     public bool Dead;
     /// <summary>
-    /// Read-ahead of a dense random reader (<see cref="BlockTable.AcquireRandomAheadLocked"/>): held by no one, its
-    /// fill is not cancelled when the interest count reaches zero, and it stays findable until the fill ends.
+    /// Read-ahead of a dense random reader (<see cref="BlockTable.AcquireRandomAheadLocked"/>), or the blocks of a
+    /// random read of a version with caches: its fill is not cancelled when the interest count reaches zero, and it
+    /// stays findable until the fill ends (its bytes go into the caches).
     /// </summary>
     public bool KeepFilling;
 
