@@ -240,7 +240,8 @@ public static class WriteBackRecovery
                 bool unsaved = ext is ".json" or ".upload" || (ext == ".data" && File.Exists(Path.ChangeExtension(f, ".json")));
                 if (!unsaved && Path.GetFileName(f) != StagingArea.LockFileName) File.Delete(f);
             }
-            // Re-checked at the end: a folder locked since (a mount that reuses it) is not removed under it.
+            // Re-checked at the end: a mount that was starting (its folder made, its lock not yet taken when this
+            // looked) holds it now, and it is not removed under that mount.
             if (!Directory.EnumerateFiles(dir).Any(f => Path.GetFileName(f) != StagingArea.LockFileName) && !IsLocked(dir))
             {
                 Directory.Delete(dir, recursive: true);
